@@ -1,0 +1,27 @@
+"""Keras layers of keras-seq2seq.
+
+The attention layers run on every Keras 3 backend; the decoder layer needs TensorFlow.
+"""
+
+from keras_seq2seq.layers.attention import (
+    ConcatAttention,
+    DotAttention,
+    GeneralAttention,
+    LuongAttention,
+    masked_softmax,
+)
+
+ATTENTION_SCORES = {
+    "dot": DotAttention,
+    "general": GeneralAttention,
+    "concat": ConcatAttention,
+}
+
+__all__ = [
+    "ATTENTION_SCORES",
+    "ConcatAttention",
+    "DotAttention",
+    "GeneralAttention",
+    "LuongAttention",
+    "masked_softmax",
+]
