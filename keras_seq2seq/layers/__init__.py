@@ -25,3 +25,10 @@ __all__ = [
     "LuongAttention",
     "masked_softmax",
 ]
+
+import keras as _keras
+
+if _keras.backend.backend() == "tensorflow":
+    from keras_seq2seq.layers.decoder import AttentionDecoder  # noqa: F401
+
+    __all__.append("AttentionDecoder")

@@ -1,0 +1,81 @@
+"""Keras callbacks of keras-seq2seq."""
+
+import keras
+
+from keras_seq2seq._backend import require_tensorflow
+
+require_tensorflow(__name__)
+
+
+class TeacherForcingSwitch(keras.callbacks.Callback):
+    """Turns teacher forcing down (or off) once a monitored metric reaches a threshold.
+
+    The design note's recipe: "train on teacher-forced batches at first, then stop
+    teacher forcing once the model's accuracy has risen". When `monitor` reaches
+    `threshold`, the model's `teacher_forcing_cap` weight is set to `ratio`, and from
+    then on the ratio used is `min(schedule(step), ratio)`. The decision is a model
+    weight, so it is saved with the model and survives `load_model`.
+
+    Args:
+        monitor: the log key to watch, e.g. "accuracy" or "val_accuracy".
+            Defaults to "accuracy".
+        threshold: the value that triggers the switch. Defaults to 0.9.
+        ratio: the teacher-forcing ratio after the switch, in [0, 1]. Defaults to 0.
+        mode: "max" (trigger at value >= threshold) or "min" (value <= threshold).
+            Defaults to "max".
+        check: "epoch" (check the epoch logs) or "batch" (check after every batch).
+            Defaults to "epoch".
+        verbose: print a line when the switch fires. Defaults to 1.
+    """
+
+    def __init__(self, monitor="accuracy", threshold=0.9, ratio=0.0, mode="max",
+                 check="epoch", verbose=1):
+        super().__init__()
+        if mode not in ("max", "min"):
+            raise ValueError(f"Expected one of {{'max', 'min'}}. Received: mode={mode!r}")
+        if check not in ("epoch", "batch"):
+            raise ValueError(f"Expected one of {{'epoch', 'batch'}}. Received: check={check!r}")
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
+            raise ValueError(f"`ratio` must lie in [0, 1]. Received: ratio={ratio!r}")
+        self.monitor = monitor
+        self.threshold = float(threshold)
+        self.ratio = float(ratio)
+        self.mode = mode
+        self.check = check
+        self.verbose = verbose
+
+    def set_model(self, model):
+        super().set_model(model)
+        if not hasattr(model, "teacher_forcing_cap"):
+            raise ValueError(
+                "TeacherForcingSwitch needs a keras_seq2seq Seq2Seq model. Received: "
+                f"{type(model).__name__}")
+        if not model.switch_enabled:
+            model.switch_enabled = True
+            # Retrace train_step so that it includes the scheduled-sampling path.
+            model.train_function = None
+
+    @property
+    def fired(self):
+        """Whether the model's switch has fired (read from the model weight)."""
+        return float(self.model.teacher_forcing_cap.numpy()) >= 0.0
+
+    def _maybe_switch(self, logs, where):
+        if self.fired or not logs or self.monitor not in logs:
+            return
+        value = float(logs[self.monitor])
+        reached = value >= self.threshold if self.mode == "max" else value <= self.threshold
+        if reached:
+            self.model.teacher_forcing_cap.assign(self.ratio)
+            if self.verbose:
+                print(f"\nTeacherForcingSwitch: {self.monitor}={value:.4f} reached "
+                      f"{self.threshold} at {where}; teacher-forcing ratio capped at "
+                      f"{self.ratio}.")
+
+    def on_batch_end(self, batch, logs=None):
+        if self.check == "batch":
+            self._maybe_switch(logs, f"batch {batch}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.check == "epoch":
+            self._maybe_switch(logs, f"the end of epoch {epoch + 1}")

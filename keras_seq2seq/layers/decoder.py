@@ -1,0 +1,411 @@
+"""The attentional decoder: one step function, and the loops that call it.
+
+Keras 3 RNN layers take no extra per-step inputs (no `constants`), so the decoder is
+one layer that owns its loop. Its public step,
+
+    step(token_ids, state) -> (logits, state, attention)
+
+is what greedy, sampling and beam search decoders and the SavedModel export call.
+Training uses the very same weights in faster forms:
+
+* teacher forcing without input feeding: whole-sequence `keras.layers.LSTM`/`GRU`
+  layers (whose cells the step calls), attention over all steps at once, one
+  vocabulary projection;
+* teacher forcing with input feeding: a `tf.while_loop` that carries only the RNN
+  states and the attentional vector; the projection runs once after the loop;
+* scheduled sampling: the same loop, where each step also projects (without
+  gradient) to pick the token fed at the next step.
+
+One step (Luong et al. 2015):
+
+    x    = [embed(y_{t-1}); h̃_{t-1}]          (h̃_{t-1} only with input feeding)
+    h_t  = stacked RNN cells(x, states)
+    c_t  = attention(h_t, encoder outputs)
+    h̃_t = tanh(W_c [c_t; h_t])               (the attentional vector)
+    logits = W_o h̃_t + b_o                   (W_o tied to the embedding if asked)
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from keras_seq2seq._backend import require_tensorflow
+from keras_seq2seq._serialization import register
+from keras_seq2seq.layers.attention import (
+    ConcatAttention,
+    DotAttention,
+    GeneralAttention,
+    LuongAttention,
+)
+
+require_tensorflow(__name__)
+
+CELL_TYPES = ("lstm", "gru")
+ATTENTION_NAMES = ("dot", "general", "concat")
+
+
+def check_choice(name, value, choices):
+    """Raises `ValueError` unless `value` is one of `choices`."""
+    if value not in choices:
+        raise ValueError(f"Expected one of {set(choices)}. Received: {name}={value!r}")
+    return value
+
+
+def check_positive_int(name, value):
+    """Raises `ValueError` unless `value` is a positive int."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"Expected a positive int for `{name}`. Received: {name}={value!r}")
+    return value
+
+
+def check_rate(name, value):
+    """Raises `ValueError` unless `value` is a float in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"Expected a float in [0, 1) for `{name}`. Received: {name}={value!r}")
+    return float(value)
+
+
+def make_rnn(cell_type, units, name, go_backwards=False):
+    """A `return_sequences`/`return_state` LSTM or GRU layer."""
+    layer_class = keras.layers.LSTM if cell_type == "lstm" else keras.layers.GRU
+    return layer_class(units, return_sequences=True, return_state=True,
+                       go_backwards=go_backwards, name=name)
+
+
+def make_attention(attention, units, depth=1, scale=False, name="attention"):
+    """An attention layer from a score name or a layer config.
+
+    Args:
+        attention: "dot", "general", "concat", a `LuongAttention` instance, or its
+            serialized config.
+        units: width of concat's tanh layers.
+        depth: number of concat's tanh layers.
+        scale: scale the dot score by 1/√d.
+        name: layer name.
+
+    Returns:
+        A `LuongAttention` layer.
+    """
+    if isinstance(attention, LuongAttention):
+        return attention
+    if isinstance(attention, dict):
+        return keras.saving.deserialize_keras_object(attention)
+    check_choice("attention", attention, ATTENTION_NAMES)
+    if attention == "dot":
+        return DotAttention(scale=scale, name=name)
+    if attention == "general":
+        return GeneralAttention(name=name)
+    return ConcatAttention(units, depth=depth, name=name)
+
+
+@register
+class AttentionDecoder(keras.layers.Layer):
+    """Embedding + stacked LSTM/GRU + Luong attention + attentional layer + projection.
+
+    Args:
+        vocabulary_size: size of the target vocabulary (id 0 is padding).
+        embedding_dim: target embedding size. Defaults to 128.
+        units: RNN size of every layer. Defaults to 256.
+        num_layers: number of stacked RNN layers. Defaults to 1.
+        cell_type: "lstm" or "gru". Defaults to "lstm".
+        attention: "dot", "general" or "concat" (or a `LuongAttention` layer / its
+            config). Defaults to "general".
+        attention_units: width of concat's tanh layers. Defaults to `units`.
+        attention_depth: number of concat's tanh layers. Defaults to 1.
+        attention_scale: scale the dot score by 1/√d. Defaults to False.
+        input_feeding: feed the previous attentional vector h̃_{t-1} into the RNN
+            input (Luong 2015). Defaults to False.
+        dropout: dropout rate on the embeddings, between RNN layers and on h̃.
+            Defaults to 0.
+        tie_embeddings: project h̃ with the transposed target embedding (then h̃
+            has `embedding_dim` features). Defaults to False.
+        start_id: the `[START]` token id. Defaults to 2.
+        **kwargs: base `keras.layers.Layer` arguments.
+
+    Call arguments:
+        decoder_input_ids: int `(batch_size, T)`, `[START] y_1 … y_{T-1}` padded with 0.
+        memory: `(batch_size, Ts, memory_dim)` encoder outputs.
+        memory_mask: optional bool `(batch_size, Ts)`, True at real source tokens.
+        initial_state: list over layers of lists of `(batch_size, units)` tensors
+            (`[h, c]` for LSTM, `[h]` for GRU); zeros when omitted.
+        training: Python bool or None.
+        return_attention: also return the weights `(batch_size, T, Ts)`.
+
+    Returns:
+        float32 logits `(batch_size, T, vocabulary_size)` (teacher forced), and the
+        attention weights when `return_attention=True`.
+    """
+
+    def __init__(self, vocabulary_size, embedding_dim=128, units=256, num_layers=1,
+                 cell_type="lstm", attention="general", attention_units=None,
+                 attention_depth=1, attention_scale=False, input_feeding=False,
+                 dropout=0.0, tie_embeddings=False, start_id=2, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
+        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        self.units = check_positive_int("units", units)
+        self.num_layers = check_positive_int("num_layers", num_layers)
+        self.cell_type = check_choice("cell_type", cell_type, CELL_TYPES)
+        self.attention_units = check_positive_int(
+            "attention_units", attention_units if attention_units is not None else units)
+        self.attention_depth = check_positive_int("attention_depth", attention_depth)
+        self.attention_scale = bool(attention_scale)
+        self.input_feeding = bool(input_feeding)
+        self.dropout = check_rate("dropout", dropout)
+        self.tie_embeddings = bool(tie_embeddings)
+        self.start_id = int(start_id)
+
+        self.embedding = keras.layers.Embedding(
+            vocabulary_size, embedding_dim, mask_zero=True, name="embedding")
+        self.rnn_layers = [
+            make_rnn(cell_type, units, name=f"{cell_type}_{i}") for i in range(num_layers)
+        ]
+        self.attention = make_attention(
+            attention, self.attention_units, attention_depth, attention_scale)
+        self.attention_name = (
+            attention if isinstance(attention, str)
+            else keras.saving.serialize_keras_object(self.attention)
+        )
+        # h̃ has embedding_dim features when tied, so W_o can be the embedding.
+        self.attentional_dim = embedding_dim if tie_embeddings else units
+        self.attentional_dense = keras.layers.Dense(
+            self.attentional_dim, activation="tanh", use_bias=False, name="attentional")
+        self.dropout_layer = keras.layers.Dropout(self.dropout, name="dropout")
+        if not tie_embeddings:
+            self.projection = keras.layers.Dense(vocabulary_size, name="projection")
+
+    # ------------------------------------------------------------------ build
+    def build(self, decoder_input_ids_shape, memory_shape, initial_state_shape=None):
+        memory_dim = memory_shape[-1]
+        if memory_dim is None:
+            raise ValueError(
+                f"{self.name}: the feature size of `memory` must be known. Received: "
+                f"memory.shape={tuple(memory_shape)}")
+        self.embedding.build((None, None))
+        rnn_input = self.embedding_dim + (self.attentional_dim if self.input_feeding else 0)
+        for layer in self.rnn_layers:
+            layer.build((None, None, rnn_input))
+            rnn_input = self.units
+        self.attention.build((None, None, self.units), (None, None, memory_dim))
+        self.attentional_dense.build((None, None, memory_dim + self.units))
+        if self.tie_embeddings:
+            self.output_bias = self.add_weight(
+                name="output_bias", shape=(self.vocabulary_size,), initializer="zeros")
+        else:
+            self.projection.build((None, None, self.attentional_dim))
+
+    # ------------------------------------------------------------------ pieces
+    def project(self, attentional):
+        """Logits float32 `(..., vocabulary_size)` of attentional vectors `(..., A)`."""
+        if self.tie_embeddings:
+            kernel = ops.cast(self.embedding.embeddings, attentional.dtype)
+            logits = ops.matmul(attentional, ops.transpose(kernel))
+            logits = logits + ops.cast(self.output_bias, logits.dtype)
+        else:
+            logits = self.projection(attentional)
+        return ops.cast(logits, "float32")
+
+    def embed(self, token_ids):
+        """Embeds int token ids `(...)` into `(..., embedding_dim)` (no Keras mask)."""
+        table = ops.cast(self.embedding.embeddings, self.compute_dtype)
+        return ops.take(table, ops.cast(token_ids, "int32"), axis=0)
+
+    def zero_state(self, batch_size):
+        """Zero RNN states: a list over layers of lists of `(batch_size, units)`."""
+        per_layer = 2 if self.cell_type == "lstm" else 1
+        zeros = tf.zeros([batch_size, self.units], self.compute_dtype)
+        return [[zeros] * per_layer for _ in range(self.num_layers)]
+
+    def _hidden_step(self, embedded, rnn_states, attentional, memory, keys, memory_mask,
+                     training=None):
+        """One step up to the attentional vector (no vocabulary projection).
+
+        Args:
+            embedded: `(batch_size, embedding_dim)` embedded input tokens.
+            rnn_states: list over layers of lists of `(batch_size, units)`.
+            attentional: `(batch_size, A)` previous attentional vector.
+            memory, keys, memory_mask: encoder outputs, `attention.precompute(memory)`
+                and the source mask.
+            training: Python bool or None.
+
+        Returns:
+            `(attentional, rnn_states, attention_weights)`.
+        """
+        x = embedded
+        if self.input_feeding:
+            x = ops.concatenate([x, ops.cast(attentional, x.dtype)], axis=-1)
+        x = self.dropout_layer(x, training=training)
+        new_states = []
+        for i, layer in enumerate(self.rnn_layers):
+            x, states = layer.cell(x, list(rnn_states[i]), training=training)
+            new_states.append(list(states))
+            if i < self.num_layers - 1:
+                x = self.dropout_layer(x, training=training)
+        context, weights = self.attention(x, memory, values_mask=memory_mask, keys=keys)
+        attentional = self.attentional_dense(ops.concatenate([context, x], axis=-1))
+        return attentional, new_states, weights
+
+    # ------------------------------------------------------------------ step API
+    def initial_step_state(self, memory, memory_mask=None, initial_state=None):
+        """The state the first `step` takes.
+
+        Args:
+            memory: `(batch_size, Ts, memory_dim)` encoder outputs.
+            memory_mask: optional bool `(batch_size, Ts)`.
+            initial_state: optional RNN states from the encoder bridge.
+
+        Returns:
+            A dict of batch-major tensors: `rnn` (list over layers of state lists),
+            `attentional` `(batch_size, A)`, `time` int32 `(batch_size,)`,
+            `source_lengths` int32 `(batch_size,)`, `memory`, `keys` (the
+            source-side part of the score, computed once), `memory_mask`.
+        """
+        batch_size = tf.shape(memory)[0]
+        if memory_mask is None:
+            memory_mask = tf.ones(tf.shape(memory)[:2], tf.bool)
+        memory_mask = tf.cast(memory_mask, tf.bool)
+        if initial_state is None:
+            initial_state = self.zero_state(batch_size)
+        return {
+            "rnn": [list(s) for s in initial_state],
+            "attentional": tf.zeros([batch_size, self.attentional_dim], self.compute_dtype),
+            "time": tf.zeros([batch_size], tf.int32),
+            "source_lengths": tf.reduce_sum(tf.cast(memory_mask, tf.int32), axis=1),
+            "memory": memory,
+            "keys": self.attention.precompute(memory),
+            "memory_mask": memory_mask,
+        }
+
+    def step(self, token_ids, state):
+        """One decoding step.
+
+        Args:
+            token_ids: int `(batch_size,)`, the previous output tokens.
+            state: the dict of `initial_step_state` (or of the previous step).
+
+        Returns:
+            `(logits, state, attention)`: float32 logits `(batch_size,
+            vocabulary_size)`, the next state, and the weights `(batch_size, Ts)`.
+        """
+        embedded = self.embed(token_ids)
+        attentional, rnn_states, weights = self._hidden_step(
+            embedded, state["rnn"], state["attentional"], state["memory"],
+            state["keys"], state["memory_mask"], training=False)
+        new_state = dict(state)
+        new_state.update(rnn=rnn_states, attentional=attentional, time=state["time"] + 1)
+        return self.project(attentional), new_state, tf.cast(weights, tf.float32)
+
+    # ------------------------------------------------------------------ training paths
+    def call(self, decoder_input_ids, memory, memory_mask=None, initial_state=None,
+             training=None, return_attention=False):
+        if self.input_feeding:
+            return self.run_loop(decoder_input_ids, memory, memory_mask, initial_state,
+                                 training=training, return_attention=return_attention)
+        ids = ops.cast(decoder_input_ids, "int32")
+        if initial_state is None:
+            initial_state = self.zero_state(ops.shape(ids)[0])
+        target_mask = ops.not_equal(ids, 0)
+        x = self.dropout_layer(self.embedding(ids), training=training)
+        for i, layer in enumerate(self.rnn_layers):
+            x, *_ = layer(x, initial_state=list(initial_state[i]), mask=target_mask,
+                          training=training)
+            if i < self.num_layers - 1:
+                x = self.dropout_layer(x, training=training)
+        keys = self.attention.precompute(memory)
+        context, weights = self.attention(x, memory, values_mask=memory_mask, keys=keys)
+        attentional = self.attentional_dense(ops.concatenate([context, x], axis=-1))
+        logits = self.project(self.dropout_layer(attentional, training=training))
+        return (logits, weights) if return_attention else logits
+
+    def run_loop(self, decoder_input_ids, memory, memory_mask=None, initial_state=None,
+                 training=None, use_truth=None, feedback="argmax", seed=None,
+                 return_attention=False):
+        """Step-by-step decoder over a target sequence (input feeding, scheduled sampling).
+
+        Args:
+            decoder_input_ids: int `(batch_size, T)`, `[START] y_1 … y_{T-1}`.
+            memory, memory_mask, initial_state, training: as in `call`.
+            use_truth: optional bool `(batch_size, T)`: where True, step t is fed
+                the ground-truth token `decoder_input_ids[:, t]`; where False, the
+                model's prediction from step t-1. Step 0 always gets `[START]`.
+                None means teacher forcing everywhere (no per-step projection).
+            feedback: "argmax" or "sample": how a fed-back prediction is picked.
+            seed: int32 `(2,)` key of the stateless draws of `feedback="sample"`.
+            return_attention: also return the weights `(batch_size, T, Ts)`.
+
+        Returns:
+            float32 logits `(batch_size, T, vocabulary_size)`, projected once after
+            the loop (and the attention weights when asked).
+        """
+        ids = tf.cast(decoder_input_ids, tf.int32)
+        batch_size, length = tf.shape(ids)[0], tf.shape(ids)[1]
+        if memory_mask is None:
+            memory_mask = tf.ones(tf.shape(memory)[:2], tf.bool)
+        memory_mask = tf.cast(memory_mask, tf.bool)
+        if initial_state is None:
+            initial_state = self.zero_state(batch_size)
+        keys = self.attention.precompute(memory)
+        truth_time_major = tf.transpose(ids, [1, 0])
+        scheduled = use_truth is not None
+        if scheduled:
+            use_truth_time_major = tf.transpose(tf.cast(use_truth, tf.bool), [1, 0])
+        else:
+            embedded_time_major = tf.transpose(self.embed(ids), [1, 0, 2])
+
+        def body(t, rnn_states, attentional, previous, outputs_ta, weights_ta):
+            if scheduled:
+                truth = truth_time_major[t]
+                take_truth = tf.logical_or(use_truth_time_major[t], tf.equal(t, 0))
+                tokens = tf.where(take_truth, truth, previous)
+                embedded = self.embed(tokens)
+            else:
+                embedded = embedded_time_major[t]
+            attentional, rnn_states, weights = self._hidden_step(
+                embedded, rnn_states, attentional, memory, keys, memory_mask,
+                training=training)
+            if scheduled:
+                step_logits = self.project(tf.stop_gradient(attentional))
+                if feedback == "sample":
+                    key = tf.random.experimental.stateless_fold_in(seed, t)
+                    previous = tf.cast(tf.random.stateless_categorical(
+                        step_logits, 1, seed=key)[:, 0], tf.int32)
+                else:
+                    previous = tf.argmax(step_logits, axis=-1, output_type=tf.int32)
+            outputs_ta = outputs_ta.write(t, attentional)
+            weights_ta = weights_ta.write(t, tf.cast(weights, tf.float32))
+            return t + 1, rnn_states, attentional, previous, outputs_ta, weights_ta
+
+        loop_vars = (
+            tf.constant(0),
+            [list(s) for s in initial_state],
+            tf.zeros([batch_size, self.attentional_dim], self.compute_dtype),
+            truth_time_major[0],
+            tf.TensorArray(self.compute_dtype, size=length),
+            tf.TensorArray(tf.float32, size=length),
+        )
+        _, _, _, _, outputs_ta, weights_ta = tf.while_loop(
+            lambda t, *_: t < length, body, loop_vars, maximum_iterations=length)
+        attentional = tf.transpose(outputs_ta.stack(), [1, 0, 2])
+        logits = self.project(self.dropout_layer(attentional, training=training))
+        if return_attention:
+            return logits, tf.transpose(weights_ta.stack(), [1, 0, 2])
+        return logits
+
+    # ------------------------------------------------------------------ config
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocabulary_size": self.vocabulary_size,
+            "embedding_dim": self.embedding_dim,
+            "units": self.units,
+            "num_layers": self.num_layers,
+            "cell_type": self.cell_type,
+            "attention": self.attention_name,
+            "attention_units": self.attention_units,
+            "attention_depth": self.attention_depth,
+            "attention_scale": self.attention_scale,
+            "input_feeding": self.input_feeding,
+            "dropout": self.dropout,
+            "tie_embeddings": self.tie_embeddings,
+            "start_id": self.start_id,
+        }

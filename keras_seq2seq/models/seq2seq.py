@@ -1,0 +1,450 @@
+"""`Seq2Seq`: the functional attention encoder-decoder with a scheduled teacher-forcing
+`train_step`.
+
+The constructor takes every setting as a keyword argument, builds the graph from
+`keras.Input`s and hands it to `keras.Model.__init__` (the keras-hub backbone
+pattern): `summary()` shows the functional graph, `get_config()` returns the
+constructor arguments and `from_config` calls the constructor.
+
+Training (`fit`) runs `train_step`:
+
+* the teacher-forcing ratio εᵢ is `teacher_forcing(optimizer.iterations)`, capped by
+  the accuracy-triggered switch (`callbacks.TeacherForcingSwitch`) once it fired;
+* with granularity "batch", one coin per batch (a stateless draw keyed on
+  (seed, step)) picks teacher forcing or free running for the whole batch; with
+  "token", every (example, position) gets its own coin;
+* at ratio 1 the fastest teacher-forced path runs, and when the schedule is 1 at
+  every step no sampling code is traced at all;
+* the loss is cross-entropy summed over non-pad target tokens divided by their
+  count (summed over replicas under `tf.distribute`), with optional label smoothing.
+
+`test_step` reports the teacher-forced loss and accuracy and the free-running token
+accuracy (the model's own predictions fed back: what inference sees).
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from keras_seq2seq import schedules
+from keras_seq2seq._backend import require_tensorflow
+from keras_seq2seq._serialization import register
+from keras_seq2seq.decoding.greedy import greedy_decode
+from keras_seq2seq.layers.decoder import (
+    AttentionDecoder,
+    check_choice,
+    check_positive_int,
+    check_rate,
+)
+from keras_seq2seq.models.encoder import Seq2SeqEncoder
+
+require_tensorflow(__name__)
+
+PAD_ID, START_ID, END_ID = 0, 2, 3
+GRANULARITIES = ("batch", "token")
+FEEDBACKS = ("argmax", "sample")
+
+
+@register
+class Seq2Seq(keras.Model):
+    """Attention-based RNN encoder-decoder (Luong et al. 2015) with scheduled sampling.
+
+    Args:
+        source_vocabulary_size: source vocabulary size (id 0 is padding).
+        target_vocabulary_size: target vocabulary size (ids 0-3 are `[PAD]`,
+            `[UNK]`, `[START]`, `[END]`).
+        embedding_dim: embedding size of both sides. Defaults to 128.
+        units: RNN size of the decoder (and of the encoder unless `encoder_units`
+            is given). Defaults to 256.
+        encoder_units: encoder RNN size per direction. Defaults to `units`.
+        num_layers: stacked RNN layers on each side. Defaults to 1.
+        cell_type: "lstm" or "gru". Defaults to "lstm".
+        bidirectional: bidirectional encoder. Defaults to False.
+        attention: "dot", "general" or "concat". Defaults to "general".
+        attention_units: width of concat's tanh layers. Defaults to `units`.
+        attention_depth: number of concat's tanh layers. Defaults to 1.
+        attention_scale: scale the dot score by 1/√d. Defaults to False.
+        input_feeding: feed h̃_{t-1} into the decoder RNN (Luong 2015). Defaults to
+            False.
+        dropout: dropout rate. Defaults to 0.
+        tie_embeddings: tie the output projection to the target embedding.
+            Defaults to False.
+        label_smoothing: label smoothing of the loss, in [0, 1). Defaults to 0.
+        teacher_forcing: the ratio schedule: a float, a
+            `keras_seq2seq.schedules.TeacherForcingSchedule`, or a dict such as
+            `{"name": "inverse_sigmoid", "k": 500}`. Defaults to 1.0 (always).
+        teacher_forcing_granularity: "batch" (one coin per batch) or "token" (one
+            coin per target token, Bengio et al. 2015). Defaults to "batch".
+        teacher_forcing_feedback: "argmax" or "sample": the token fed back where
+            the coin says "model". Defaults to "argmax".
+        seed: key of every stateless random draw. Defaults to 0.
+        max_decode_length: output cap of `generate` / `predict`. Defaults to 100.
+        name: model name.
+
+    Call arguments:
+        inputs: `(source_ids, decoder_input_ids)`, int `(batch_size, Ts)` and
+            `(batch_size, T)`.
+
+    Returns:
+        float32 logits `(batch_size, T, target_vocabulary_size)` (teacher forced).
+    """
+
+    def __init__(self, source_vocabulary_size, target_vocabulary_size, embedding_dim=128,
+                 units=256, encoder_units=None, num_layers=1, cell_type="lstm",
+                 bidirectional=False, attention="general", attention_units=None,
+                 attention_depth=1, attention_scale=False, input_feeding=False,
+                 dropout=0.0, tie_embeddings=False, label_smoothing=0.0,
+                 teacher_forcing=1.0, teacher_forcing_granularity="batch",
+                 teacher_forcing_feedback="argmax", seed=0, max_decode_length=100,
+                 name="seq2seq", **kwargs):
+        encoder_units = units if encoder_units is None else encoder_units
+        check_choice("teacher_forcing_granularity", teacher_forcing_granularity,
+                     GRANULARITIES)
+        check_choice("teacher_forcing_feedback", teacher_forcing_feedback, FEEDBACKS)
+        label_smoothing = check_rate("label_smoothing", label_smoothing)
+        check_positive_int("max_decode_length", max_decode_length)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"Expected an int for `seed`. Received: seed={seed!r}")
+        schedule = schedules.get(teacher_forcing)
+        memory_dim = encoder_units * (2 if bidirectional else 1)
+        if attention == "dot" and memory_dim != units:
+            raise ValueError(
+                "The dot score needs the encoder outputs and the decoder state to have "
+                f"the same size, but encoder outputs have {memory_dim} features "
+                f"(encoder_units={encoder_units}, bidirectional={bidirectional}) and "
+                f"the decoder has units={units}. Use attention='general' or 'concat', "
+                "or make them equal.")
+
+        # --- layers (built by the functional call below)
+        encoder = Seq2SeqEncoder(
+            source_vocabulary_size, embedding_dim=embedding_dim, units=encoder_units,
+            num_layers=num_layers, cell_type=cell_type, bidirectional=bidirectional,
+            dropout=dropout, decoder_units=units, name="encoder")
+        decoder = AttentionDecoder(
+            target_vocabulary_size, embedding_dim=embedding_dim, units=units,
+            num_layers=num_layers, cell_type=cell_type, attention=attention,
+            attention_units=attention_units, attention_depth=attention_depth,
+            attention_scale=attention_scale, input_feeding=input_feeding,
+            dropout=dropout, tie_embeddings=tie_embeddings, name="decoder")
+
+        # --- functional graph
+        source_ids = keras.Input(shape=(None,), dtype="int32", name="source_ids")
+        decoder_input_ids = keras.Input(shape=(None,), dtype="int32",
+                                        name="decoder_input_ids")
+        memory, states = encoder(source_ids)
+        source_mask = ops.not_equal(source_ids, PAD_ID)
+        logits = decoder(decoder_input_ids, memory, memory_mask=source_mask,
+                         initial_state=states)
+        super().__init__(inputs=[source_ids, decoder_input_ids], outputs=logits,
+                         name=name, **kwargs)
+
+        # --- settings and state (after the functional init)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.source_vocabulary_size = source_vocabulary_size
+        self.target_vocabulary_size = target_vocabulary_size
+        self.embedding_dim = embedding_dim
+        self.units = units
+        self.encoder_units = encoder_units
+        self.num_layers = num_layers
+        self.cell_type = cell_type
+        self.bidirectional = bidirectional
+        self.attention = attention
+        self.attention_units = attention_units
+        self.attention_depth = attention_depth
+        self.attention_scale = attention_scale
+        self.input_feeding = input_feeding
+        self.dropout = dropout
+        self.tie_embeddings = tie_embeddings
+        self.label_smoothing = label_smoothing
+        self.teacher_forcing = schedule
+        self.teacher_forcing_granularity = teacher_forcing_granularity
+        self.teacher_forcing_feedback = teacher_forcing_feedback
+        self.seed = seed
+        self.max_decode_length = max_decode_length
+        # Set by callbacks.TeacherForcingSwitch: -1 means "not switched"; otherwise
+        # the ratio is capped at this value. A weight, so it is saved with the model.
+        self.teacher_forcing_cap = self.add_weight(
+            shape=(), initializer=keras.initializers.Constant(-1.0), trainable=False,
+            name="teacher_forcing_cap", dtype="float32")
+        self.switch_enabled = False
+        self.token_accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        self.free_running_accuracy = keras.metrics.SparseCategoricalAccuracy(
+            name="free_running_accuracy")
+        self._generate_functions = {}
+
+    # ------------------------------------------------------------------ ratio
+    def teacher_forcing_ratio(self, step=None):
+        """The teacher-forcing ratio at `step` (default: the optimizer's step count).
+
+        Returns:
+            float32 scalar: the schedule's value, capped by the switch once fired.
+        """
+        if step is None:
+            step = self.optimizer.iterations if self.optimizer is not None else 0
+        ratio = self.teacher_forcing(step)
+        cap = tf.cast(self.teacher_forcing_cap, tf.float32)
+        return tf.where(cap >= 0.0, tf.minimum(ratio, cap), ratio)
+
+    @property
+    def always_teacher_forced(self):
+        """True when training can only ever take the teacher-forced path."""
+        return self.teacher_forcing.is_always_one and not self.switch_enabled
+
+    def _step_key(self, step, salt):
+        return tf.stack([tf.cast(self.seed, tf.int32) + salt,
+                         tf.cast(step, tf.int32)])
+
+    # ------------------------------------------------------------------ forward paths
+    def _unpack_inputs(self, x):
+        if isinstance(x, dict):
+            return x["source_ids"], x["decoder_input_ids"]
+        if not isinstance(x, (list, tuple)) or len(x) != 2:
+            raise ValueError(
+                "Seq2Seq takes x=(source_ids, decoder_input_ids) for training and "
+                f"evaluation. Received: {type(x).__name__}. To translate source ids, "
+                "call model.generate(source_ids) or model.predict(source_ids).")
+        return x[0], x[1]
+
+    def _encode(self, source_ids, training=None):
+        source_ids = tf.cast(source_ids, tf.int32)
+        memory, states = self.encoder(source_ids, training=training)
+        return memory, tf.not_equal(source_ids, PAD_ID), states
+
+    def scheduled_forward(self, source_ids, decoder_input_ids, ratio, step,
+                          training=True):
+        """Logits under teacher-forcing ratio `ratio` (what `train_step` trains on).
+
+        Args:
+            source_ids: int `(batch_size, Ts)`.
+            decoder_input_ids: int `(batch_size, T)`.
+            ratio: float32 scalar, probability of feeding the ground truth.
+            step: int scalar keying the stateless coin tosses and samples.
+            training: Python bool.
+
+        Returns:
+            float32 logits `(batch_size, T, target_vocabulary_size)`.
+        """
+        memory, mask, states = self._encode(source_ids, training)
+        decoder_input_ids = tf.cast(decoder_input_ids, tf.int32)
+
+        def teacher_forced():
+            return self.decoder(decoder_input_ids, memory, memory_mask=mask,
+                                initial_state=states, training=training)
+
+        def with_truth(use_truth):
+            return self.decoder.run_loop(
+                decoder_input_ids, memory, mask, states, training=training,
+                use_truth=use_truth, feedback=self.teacher_forcing_feedback,
+                seed=self._step_key(step, 2))
+
+        if self.teacher_forcing_granularity == "batch":
+            coin = tf.random.stateless_uniform([], seed=self._step_key(step, 0))
+            free = tf.zeros(tf.shape(decoder_input_ids), tf.bool)
+            return tf.cond(coin < ratio, teacher_forced, lambda: with_truth(free))
+        coins = tf.random.stateless_uniform(
+            tf.shape(decoder_input_ids), seed=self._step_key(step, 1))
+        return tf.cond(ratio >= 1.0, teacher_forced, lambda: with_truth(coins < ratio))
+
+    def free_running_logits(self, source_ids, decoder_input_ids, training=False):
+        """Logits when every step is fed the model's own argmax (ratio 0)."""
+        memory, mask, states = self._encode(source_ids, training)
+        ids = tf.cast(decoder_input_ids, tf.int32)
+        return self.decoder.run_loop(ids, memory, mask, states, training=training,
+                                     use_truth=tf.zeros(tf.shape(ids), tf.bool))
+
+    # ------------------------------------------------------------------ loss, metrics
+    def _token_weights(self, y, sample_weight=None):
+        weights = tf.cast(tf.not_equal(tf.cast(y, tf.int32), PAD_ID), tf.float32)
+        if sample_weight is not None:
+            sample_weight = tf.cast(sample_weight, tf.float32)
+            if sample_weight.shape.rank == 1:
+                sample_weight = sample_weight[:, None]
+            weights = weights * sample_weight
+        return weights
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
+                     training=True):
+        """Masked cross-entropy normalised by the non-pad target token count.
+
+        Uses the loss given to `compile` instead when there is one. Under
+        `tf.distribute` each replica divides its sum by the count summed over all
+        replicas, so the summed gradients equal one device's on the global batch.
+        """
+        if self._compile_loss is not None:
+            return super().compute_loss(x, y, y_pred, sample_weight, training=training)
+        y = tf.cast(y, tf.int32)
+        weights = self._token_weights(y, sample_weight)
+        logits = tf.cast(y_pred, tf.float32)
+        if self.label_smoothing:
+            labels = tf.one_hot(y, tf.shape(logits)[-1], dtype=tf.float32)
+            losses = tf.nn.softmax_cross_entropy_with_logits(
+                labels * (1.0 - self.label_smoothing)
+                + self.label_smoothing / tf.cast(tf.shape(logits)[-1], tf.float32),
+                logits)
+        else:
+            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)
+        total = tf.reduce_sum(losses * weights)
+        count = tf.reduce_sum(weights)
+        replica = tf.distribute.get_replica_context()
+        if replica is not None and replica.num_replicas_in_sync > 1:
+            count = replica.all_reduce(tf.distribute.ReduceOp.SUM, count)
+            # Keras multiplies the reported loss by the replica count (see
+            # unscale_loss_for_distribution); the gradients are summed.
+        loss = tf.math.divide_no_nan(total, count)
+        for extra in self.losses:
+            loss += tf.cast(tf.reduce_sum(extra), tf.float32)
+        return loss
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        weights = self._token_weights(y, sample_weight)
+        self.token_accuracy.update_state(y, y_pred, sample_weight=weights)
+        if self._compile_metrics is not None:
+            self._compile_metrics.update_state(y, y_pred, weights)
+        return self.get_metrics_result()
+
+    # ------------------------------------------------------------------ steps
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        source_ids, decoder_input_ids = self._unpack_inputs(x)
+        step = self.optimizer.iterations
+        ratio = self.teacher_forcing_ratio(step)
+        with tf.GradientTape() as tape:
+            if self.always_teacher_forced:
+                y_pred = self((source_ids, decoder_input_ids), training=True)
+            else:
+                y_pred = self.scheduled_forward(source_ids, decoder_input_ids, ratio,
+                                                step, training=True)
+            loss = self._compute_loss(x=x, y=y, y_pred=y_pred,
+                                      sample_weight=sample_weight, training=True)
+            self._loss_tracker.update_state(
+                _unscale_for_distribution(loss), sample_weight=tf.shape(source_ids)[0])
+            scaled_loss = self.optimizer.scale_loss(loss)
+        variables = self.trainable_variables
+        gradients = tape.gradient(scaled_loss, variables)
+        self.optimizer.apply(gradients, variables)
+        logs = self.compute_metrics(x, y, y_pred, sample_weight)
+        logs = {k: v for k, v in logs.items() if k != "free_running_accuracy"}
+        logs["teacher_forcing_ratio"] = ratio
+        return logs
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        source_ids, decoder_input_ids = self._unpack_inputs(x)
+        y_pred = self((source_ids, decoder_input_ids), training=False)
+        loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                  training=False)
+        self._loss_tracker.update_state(_unscale_for_distribution(loss),
+                                        sample_weight=tf.shape(source_ids)[0])
+        free = self.free_running_logits(source_ids, decoder_input_ids)
+        self.free_running_accuracy.update_state(
+            y, free, sample_weight=self._token_weights(y, sample_weight))
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def predict_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if isinstance(x, (list, tuple, dict)):
+            source_ids, decoder_input_ids = self._unpack_inputs(x)
+            return self((source_ids, decoder_input_ids), training=False)
+        result = self._generate(tf.cast(x, tf.int32), self.max_decode_length)
+        return {"ids": result.ids, "lengths": result.lengths, "scores": result.scores}
+
+    # ------------------------------------------------------------------ inference
+    def encode(self, source_ids):
+        """Encodes source ids into the decoder's initial step state.
+
+        Args:
+            source_ids: int `(batch_size, Ts)`, padded with 0.
+
+        Returns:
+            The state dict of `AttentionDecoder.initial_step_state`, ready for
+            `model.decoder.step(token_ids, state)`.
+        """
+        source_ids = _check_ids("source_ids", source_ids, self.source_vocabulary_size)
+        memory, mask, states = self._encode(source_ids, training=False)
+        return self.decoder.initial_step_state(memory, mask, states)
+
+    def _generate(self, source_ids, max_length):
+        memory, mask, states = self._encode(source_ids, training=False)
+        state = self.decoder.initial_step_state(memory, mask, states)
+        return greedy_decode(self.decoder.step, state, tf.shape(source_ids)[0],
+                             start_id=START_ID, end_id=END_ID, max_length=max_length)
+
+    def generate(self, source_ids, max_length=None):
+        """Greedy translation of source ids (free running, from `[START]` to `[END]`).
+
+        Args:
+            source_ids: int `(batch_size, Ts)`, padded with 0.
+            max_length: output cap. Defaults to `max_decode_length`.
+
+        Returns:
+            A `keras_seq2seq.decoding.DecodeResult`: `ids (batch_size, max_length)`
+            with `[END]` kept and 0 after it, `lengths`, `scores` and
+            `attention (batch_size, max_length, Ts)`.
+        """
+        source_ids = _check_ids("source_ids", source_ids, self.source_vocabulary_size)
+        max_length = self.max_decode_length if max_length is None else max_length
+        check_positive_int("max_length", max_length)
+        function = self._generate_functions.get("greedy")
+        if function is None:
+            function = tf.function(self._generate, reduce_retracing=True)
+            self._generate_functions["greedy"] = function
+        return function(source_ids, tf.constant(max_length, tf.int32))
+
+    # ------------------------------------------------------------------ config
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "source_vocabulary_size": self.source_vocabulary_size,
+            "target_vocabulary_size": self.target_vocabulary_size,
+            "embedding_dim": self.embedding_dim,
+            "units": self.units,
+            "encoder_units": self.encoder_units,
+            "num_layers": self.num_layers,
+            "cell_type": self.cell_type,
+            "bidirectional": self.bidirectional,
+            "attention": self.attention,
+            "attention_units": self.attention_units,
+            "attention_depth": self.attention_depth,
+            "attention_scale": self.attention_scale,
+            "input_feeding": self.input_feeding,
+            "dropout": self.dropout,
+            "tie_embeddings": self.tie_embeddings,
+            "label_smoothing": self.label_smoothing,
+            "teacher_forcing": schedules.serialize(self.teacher_forcing),
+            "teacher_forcing_granularity": self.teacher_forcing_granularity,
+            "teacher_forcing_feedback": self.teacher_forcing_feedback,
+            "seed": self.seed,
+            "max_decode_length": self.max_decode_length,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _unscale_for_distribution(loss):
+    replica = tf.distribute.get_replica_context()
+    if replica is not None and replica.num_replicas_in_sync > 1:
+        return loss * replica.num_replicas_in_sync
+    return loss
+
+
+def _check_ids(name, ids, vocabulary_size):
+    """Converts to int32 and checks rank 2; eager values are range-checked."""
+    ids = tf.convert_to_tensor(ids)
+    if not ids.dtype.is_integer:
+        raise ValueError(f"`{name}` must hold integer token ids. Received dtype={ids.dtype.name}")
+    if ids.shape.rank != 2:
+        raise ValueError(
+            f"`{name}` must have shape (batch_size, length). Received: "
+            f"{name}.shape={tuple(ids.shape)}")
+    ids = tf.cast(ids, tf.int32)
+    if tf.executing_eagerly() and tf.size(ids) > 0:
+        low, high = int(tf.reduce_min(ids)), int(tf.reduce_max(ids))
+        if low < 0 or high >= vocabulary_size:
+            raise ValueError(
+                f"`{name}` holds ids outside [0, {vocabulary_size}) (the vocabulary "
+                f"size): min={low}, max={high}.")
+    return ids

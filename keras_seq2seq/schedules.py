@@ -1,0 +1,256 @@
+"""Teacher-forcing ratio schedules (Bengio et al. 2015, "Scheduled Sampling").
+
+A schedule maps the optimizer's step count i to the probability εᵢ of feeding the
+ground-truth token (teacher forcing) instead of the model's own prediction. The ratio
+is derived from `optimizer.iterations`, never stored, so a reloaded or resumed model
+trains on at the ratio its restored step gives.
+
+    Constant            εᵢ = ratio
+    LinearDecay         εᵢ = max(ε_min, k − c·i)
+    ExponentialDecay    εᵢ = max(ε_min, kⁱ)            (k < 1)
+    InverseSigmoidDecay εᵢ = k / (k + exp(i / k))     (k ≥ 1)
+    PiecewiseConstant   εᵢ = values[j] for boundaries[j-1] ≤ i < boundaries[j]
+
+Every schedule is serializable (`get_config` / `from_config`).
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+
+from keras_seq2seq._backend import require_tensorflow
+from keras_seq2seq._serialization import register
+
+require_tensorflow(__name__)
+
+
+def _check_number(name, value, low=None, high=None, low_open=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ValueError(f"Expected a number for `{name}`. Received: {name}={value!r}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and value > high
+    if too_low or too_high:
+        lo = "(" if low_open else "["
+        raise ValueError(
+            f"`{name}` must lie in {lo}{low}, {high}]. Received: {name}={value!r}"
+        )
+    return float(value)
+
+
+@register
+class TeacherForcingSchedule:
+    """Base class: `schedule(step)` returns the ratio as a float32 scalar tensor."""
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        return tf.clip_by_value(tf.cast(self.ratio(step), tf.float32), 0.0, 1.0)
+
+    def ratio(self, step):
+        """The ratio at float32 `step`, before clipping to [0, 1]."""
+        raise NotImplementedError(f"{type(self).__name__} must override ratio(step).")
+
+    @property
+    def is_always_one(self):
+        """True when the ratio is 1 at every step (teacher forcing only)."""
+        return False
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+
+@register
+class Constant(TeacherForcingSchedule):
+    """A constant ratio.
+
+    Args:
+        ratio: probability of teacher forcing, in [0, 1]. Defaults to 1.0.
+    """
+
+    def __init__(self, ratio=1.0):
+        self.ratio_value = _check_number("ratio", ratio, 0.0, 1.0)
+
+    def ratio(self, step):
+        return tf.fill(tf.shape(step), self.ratio_value)
+
+    @property
+    def is_always_one(self):
+        return self.ratio_value >= 1.0
+
+    def get_config(self):
+        return {"ratio": self.ratio_value}
+
+
+@register
+class LinearDecay(TeacherForcingSchedule):
+    """εᵢ = max(minimum, start − slope·i).
+
+    Args:
+        slope: decrease per step (c), > 0.
+        start: ratio at step 0 (k), in [0, 1]. Defaults to 1.0.
+        minimum: floor ε_min, in [0, 1]. Defaults to 0.0.
+    """
+
+    def __init__(self, slope, start=1.0, minimum=0.0):
+        self.slope = _check_number("slope", slope, 0.0, None, low_open=True)
+        self.start = _check_number("start", start, 0.0, 1.0)
+        self.minimum = _check_number("minimum", minimum, 0.0, 1.0)
+
+    def ratio(self, step):
+        return tf.maximum(self.minimum, self.start - self.slope * step)
+
+    def get_config(self):
+        return {"slope": self.slope, "start": self.start, "minimum": self.minimum}
+
+
+@register
+class ExponentialDecay(TeacherForcingSchedule):
+    """εᵢ = max(minimum, kⁱ) with 0 < k < 1.
+
+    Args:
+        k: decay base, in (0, 1).
+        minimum: floor ε_min, in [0, 1]. Defaults to 0.0.
+    """
+
+    def __init__(self, k, minimum=0.0):
+        self.k = _check_number("k", k, 0.0, 1.0, low_open=True)
+        if self.k >= 1.0:
+            raise ValueError(f"`k` must lie in (0, 1) for a decay. Received: k={k!r}")
+        self.minimum = _check_number("minimum", minimum, 0.0, 1.0)
+
+    def ratio(self, step):
+        return tf.maximum(self.minimum, tf.pow(self.k, step))
+
+    def get_config(self):
+        return {"k": self.k, "minimum": self.minimum}
+
+
+@register
+class InverseSigmoidDecay(TeacherForcingSchedule):
+    """εᵢ = k / (k + exp(i / k)) with k ≥ 1; larger k decays later.
+
+    Args:
+        k: the decay constant, ≥ 1.
+        minimum: floor ε_min, in [0, 1]. Defaults to 0.0.
+    """
+
+    def __init__(self, k, minimum=0.0):
+        self.k = _check_number("k", k, 1.0, None)
+        self.minimum = _check_number("minimum", minimum, 0.0, 1.0)
+
+    def ratio(self, step):
+        # k / (k + exp(i/k)) = sigmoid(log k - i/k), stable for large i.
+        return tf.maximum(self.minimum, tf.sigmoid(math.log(self.k) - step / self.k))
+
+    def get_config(self):
+        return {"k": self.k, "minimum": self.minimum}
+
+
+@register
+class PiecewiseConstant(TeacherForcingSchedule):
+    """εᵢ = values[j] where j counts the boundaries ≤ i.
+
+    Args:
+        boundaries: increasing step counts, e.g. `[1000, 2000]`.
+        values: one more ratio than boundaries, each in [0, 1], e.g. `[1.0, 0.5, 0.0]`.
+    """
+
+    def __init__(self, boundaries, values):
+        boundaries = [int(b) for b in boundaries]
+        values = [_check_number("values", v, 0.0, 1.0) for v in values]
+        if len(values) != len(boundaries) + 1:
+            raise ValueError(
+                "`values` must have one more entry than `boundaries`. Received: "
+                f"boundaries={boundaries}, values={values}"
+            )
+        if any(b <= a for a, b in zip(boundaries, boundaries[1:])) or any(
+            b < 0 for b in boundaries
+        ):
+            raise ValueError(
+                "`boundaries` must be non-negative and strictly increasing. "
+                f"Received: boundaries={boundaries}"
+            )
+        self.boundaries = boundaries
+        self.values = values
+
+    def ratio(self, step):
+        index = tf.reduce_sum(
+            tf.cast(step[..., None] >= tf.constant(self.boundaries, tf.float32), tf.int32)
+            if self.boundaries else tf.zeros(tf.shape(step)[..., None], tf.int32),
+            axis=-1,
+        )
+        return tf.gather(tf.constant(self.values, tf.float32), index)
+
+    @property
+    def is_always_one(self):
+        return all(v >= 1.0 for v in self.values)
+
+    def get_config(self):
+        return {"boundaries": list(self.boundaries), "values": list(self.values)}
+
+
+SCHEDULES = {
+    "constant": Constant,
+    "linear": LinearDecay,
+    "exponential": ExponentialDecay,
+    "inverse_sigmoid": InverseSigmoidDecay,
+    "piecewise": PiecewiseConstant,
+}
+
+
+def get(identifier):
+    """A schedule from a number, a name + kwargs dict, a config, or an instance.
+
+    Args:
+        identifier: `None` (constant 1.0), a float (constant ratio), a
+            `TeacherForcingSchedule`, a dict `{"name": "linear", "slope": 1e-4}`
+            (names: constant, linear, exponential, inverse_sigmoid, piecewise), or a
+            serialized Keras config (`{"class_name": ..., "config": ...}`).
+
+    Returns:
+        A `TeacherForcingSchedule`.
+    """
+    if identifier is None:
+        return Constant(1.0)
+    if isinstance(identifier, TeacherForcingSchedule):
+        return identifier
+    if isinstance(identifier, (int, float)) and not isinstance(identifier, bool):
+        return Constant(float(identifier))
+    if isinstance(identifier, dict):
+        if "class_name" in identifier:
+            return keras.saving.deserialize_keras_object(identifier)
+        config = dict(identifier)
+        name = config.pop("name", None)
+        if name not in SCHEDULES:
+            raise ValueError(
+                f"Unknown teacher-forcing schedule name={name!r}. Expected one of "
+                f"{sorted(SCHEDULES)}."
+            )
+        return SCHEDULES[name](**config)
+    if isinstance(identifier, str):
+        if identifier not in SCHEDULES:
+            raise ValueError(
+                f"Unknown teacher-forcing schedule {identifier!r}. Expected one of "
+                f"{sorted(SCHEDULES)}, or a dict with `name` and its parameters."
+            )
+        return SCHEDULES[identifier]()
+    raise ValueError(
+        "Could not interpret the teacher-forcing schedule. Expected None, a float, a "
+        f"TeacherForcingSchedule or a dict. Received: {identifier!r}"
+    )
+
+
+def serialize(schedule):
+    """The Keras config of a schedule (for a model's `get_config`)."""
+    return keras.saving.serialize_keras_object(schedule)
