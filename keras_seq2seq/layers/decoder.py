@@ -194,6 +194,10 @@ class AttentionDecoder(keras.layers.Layer):
         else:
             self.projection.build((None, None, self.attentional_dim))
 
+    def _ensure_built(self, memory):
+        if not self.built:
+            self.build((None, None), tuple(memory.shape))
+
     # ------------------------------------------------------------------ pieces
     def project(self, attentional):
         """Logits float32 `(..., vocabulary_size)` of attentional vectors `(..., A)`."""
@@ -260,6 +264,8 @@ class AttentionDecoder(keras.layers.Layer):
             `source_lengths` int32 `(batch_size,)`, `memory`, `keys` (the
             source-side part of the score, computed once), `memory_mask`.
         """
+        memory = tf.convert_to_tensor(memory)
+        self._ensure_built(memory)
         batch_size = tf.shape(memory)[0]
         if memory_mask is None:
             memory_mask = tf.ones(tf.shape(memory)[:2], tf.bool)
@@ -338,6 +344,8 @@ class AttentionDecoder(keras.layers.Layer):
             the loop (and the attention weights when asked).
         """
         ids = tf.cast(decoder_input_ids, tf.int32)
+        memory = tf.convert_to_tensor(memory)
+        self._ensure_built(memory)
         batch_size, length = tf.shape(ids)[0], tf.shape(ids)[1]
         if memory_mask is None:
             memory_mask = tf.ones(tf.shape(memory)[:2], tf.bool)

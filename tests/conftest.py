@@ -1,0 +1,38 @@
+"""Shared fixtures: tracing seq2seq graphs is slow, so built models are shared."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+def reverse_task(n=512, length=6, vocabulary_size=12, seed=0):
+    """A tiny reversal task as id arrays: ((source, decoder_input), target)."""
+    rng = np.random.default_rng(seed)
+    source = rng.integers(4, vocabulary_size, (n, length)).astype("int32")
+    target = source[:, ::-1]
+    decoder_input = np.concatenate([np.full((n, 1), 2, "int32"), target], axis=1)
+    labels = np.concatenate([target, np.full((n, 1), 3, "int32")], axis=1)
+    return source, decoder_input, labels
+
+
+@pytest.fixture(scope="session")
+def reverse_data():
+    return reverse_task()
+
+
+@pytest.fixture(scope="session")
+def trained_reverse_model(reverse_data):
+    """A small model trained to reverse digit strings (shared, do not mutate)."""
+    import keras
+
+    import keras_seq2seq as ks
+
+    keras.utils.set_random_seed(1)
+    source, decoder_input, labels = reverse_task(n=3000)
+    model = ks.Seq2Seq(12, 12, embedding_dim=32, units=64)
+    model.compile(optimizer=keras.optimizers.Adam(5e-3))
+    model.fit((source, decoder_input), labels, batch_size=64, epochs=4, verbose=0)
+    return model

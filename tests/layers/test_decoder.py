@@ -1,0 +1,86 @@
+"""The decoder's step function against its whole-sequence forms."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_seq2seq.layers import AttentionDecoder
+
+CONFIGS = [
+    dict(cell_type="lstm", attention="general"),
+    dict(cell_type="gru", attention="concat", attention_depth=2, num_layers=2),
+    dict(cell_type="lstm", attention="dot", input_feeding=True, tie_embeddings=True,
+         embedding_dim=16),
+    dict(cell_type="gru", attention="dot", attention_scale=True, input_feeding=True),
+]
+
+
+def _decoder_inputs(seed=0):
+    rng = np.random.default_rng(seed)
+    memory = rng.normal(size=(3, 7, 16)).astype("float32")
+    mask = np.ones((3, 7), bool)
+    mask[0, 4:] = False
+    ids = rng.integers(4, 20, (3, 5)).astype("int32")
+    ids[:, 0] = 2
+    return ids, memory, mask
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_step_by_step_logits_equal_teacher_forced_logits(config):
+    ids, memory, mask = _decoder_inputs()
+    decoder = AttentionDecoder(20, **{"embedding_dim": 8, "units": 16, **config})
+    states = [[tf.random.normal([3, 16]) for _ in range(2 if config["cell_type"] == "lstm" else 1)]
+              for _ in range(config.get("num_layers", 1))]
+    logits, weights = decoder(ids, memory, memory_mask=mask, initial_state=states,
+                              return_attention=True)
+    state = decoder.initial_step_state(memory, mask, states)
+    for t in range(ids.shape[1]):
+        step_logits, state, step_weights = decoder.step(ids[:, t], state)
+        np.testing.assert_allclose(step_logits, logits[:, t], atol=1e-5)
+        np.testing.assert_allclose(step_weights, weights[:, t], atol=1e-6)
+    np.testing.assert_array_equal(state["time"], [5, 5, 5])
+    np.testing.assert_array_equal(state["source_lengths"], [4, 7, 7])
+    # The loop form (used by input feeding and scheduled sampling) agrees too.
+    loop_logits = decoder.run_loop(ids, memory, mask, states)
+    np.testing.assert_allclose(loop_logits, logits, atol=1e-5)
+
+
+def test_run_loop_feeds_back_predictions_where_truth_is_not_used():
+    ids, memory, mask = _decoder_inputs()
+    decoder = AttentionDecoder(20, embedding_dim=8, units=16)
+    free = decoder.run_loop(ids, memory, mask, use_truth=np.zeros(ids.shape, bool))
+    state = decoder.initial_step_state(memory, mask)
+    token = ids[:, 0]
+    for t in range(ids.shape[1]):
+        logits, state, _ = decoder.step(token, state)
+        np.testing.assert_allclose(logits, free[:, t], atol=1e-5)
+        token = tf.argmax(logits, -1, output_type=tf.int32)
+    forced = decoder.run_loop(ids, memory, mask, use_truth=np.ones(ids.shape, bool))
+    np.testing.assert_allclose(forced, decoder(ids, memory, memory_mask=mask), atol=1e-5)
+
+
+def test_tied_embeddings_project_with_the_embedding():
+    ids, memory, mask = _decoder_inputs()
+    decoder = AttentionDecoder(20, embedding_dim=8, units=16, tie_embeddings=True)
+    decoder(ids, memory, memory_mask=mask)
+    assert not hasattr(decoder, "projection")
+    names = sorted(w.path.split("/")[-1] for w in decoder.trainable_weights)
+    assert "output_bias" in names and "kernel" not in [n for n in names if "projection" in n]
+
+
+@pytest.mark.parametrize("bad, name", [
+    ({"cell_type": "rnn"}, "cell_type"),
+    ({"attention": "additive"}, "attention"),
+    ({"units": 0}, "units"),
+    ({"dropout": 1.0}, "dropout"),
+])
+def test_bad_settings_name_the_argument(bad, name):
+    with pytest.raises(ValueError, match=name):
+        AttentionDecoder(20, **bad)
+
+
+def test_config_round_trip():
+    decoder = AttentionDecoder(20, embedding_dim=8, units=16, attention="concat",
+                               attention_depth=2, input_feeding=True)
+    config = decoder.get_config()
+    assert AttentionDecoder.from_config(config).get_config() == config

@@ -1,0 +1,168 @@
+"""The functional Seq2Seq model: config, loss, scheduled train_step, decoding, saving."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_seq2seq as ks
+from keras_seq2seq import schedules
+from tests.conftest import reverse_task
+
+SMALL = dict(embedding_dim=8, units=16)
+
+
+def _small_model(**kwargs):
+    return ks.Seq2Seq(12, 12, **{**SMALL, **kwargs})
+
+
+def test_config_round_trip_and_functional_graph():
+    model = _small_model(cell_type="gru", bidirectional=True, num_layers=2,
+                         attention="concat", attention_depth=2, input_feeding=True,
+                         teacher_forcing={"name": "inverse_sigmoid", "k": 50},
+                         teacher_forcing_granularity="token", label_smoothing=0.1)
+    config = model.get_config()
+    restored = ks.Seq2Seq.from_config(config)
+    assert restored.get_config() == config
+    assert restored.teacher_forcing == schedules.InverseSigmoidDecay(50)
+    assert [i.name for i in model.inputs] == ["source_ids", "decoder_input_ids"]
+    assert {layer.name for layer in model.layers} >= {"encoder", "decoder"}
+
+
+def test_loss_is_masked_cross_entropy_over_non_pad_tokens():
+    model = _small_model(label_smoothing=0.2)
+    model.compile(optimizer="adam")
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(2, 4, 12)).astype("float32")
+    y = np.array([[5, 6, 3, 0], [7, 3, 0, 0]], "int32")
+    loss = float(model.compute_loss(y=y, y_pred=logits))
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    smooth = np.full((2, 4, 12), 0.2 / 12) + 0.8 * np.eye(12)[y]
+    per_token = -(smooth * log_p).sum(-1)
+    mask = y != 0
+    np.testing.assert_allclose(loss, per_token[mask].sum() / mask.sum(), rtol=1e-5)
+    # Per-example sample weights scale each example's tokens.
+    weighted = float(model.compute_loss(y=y, y_pred=logits, sample_weight=np.array([1.0, 0.0])))
+    np.testing.assert_allclose(weighted, per_token[0][mask[0]].mean(), rtol=1e-5)
+    # A batch made only of padding gives 0, not NaN.
+    assert float(model.compute_loss(y=np.zeros((2, 4), "int32"), y_pred=logits)) == 0.0
+
+
+def test_scheduled_forward_at_ratio_one_and_zero():
+    source, decoder_input, _ = reverse_task(n=4)
+    for granularity in ("batch", "token"):
+        model = _small_model(teacher_forcing=0.5, teacher_forcing_granularity=granularity)
+        forced = model((source, decoder_input))
+        at_one = model.scheduled_forward(source, decoder_input, tf.constant(1.0), 7)
+        np.testing.assert_allclose(at_one, forced, atol=1e-6)
+        at_zero = model.scheduled_forward(source, decoder_input, tf.constant(0.0), 7)
+        free = model.free_running_logits(source, decoder_input)
+        np.testing.assert_allclose(at_zero, free, atol=1e-6)
+
+
+def test_token_coins_are_stateless_draws_keyed_on_seed_and_step():
+    source, decoder_input, _ = reverse_task(n=8)
+    model = _small_model(teacher_forcing=0.5, teacher_forcing_granularity="token")
+    a = model.scheduled_forward(source, decoder_input, tf.constant(0.5), 3)
+    b = model.scheduled_forward(source, decoder_input, tf.constant(0.5), 3)
+    np.testing.assert_array_equal(a, b)
+    coins = tf.random.stateless_uniform(decoder_input.shape, seed=model._step_key(3, 1))
+    use_truth = coins.numpy() < 0.5
+    expected = model.decoder.run_loop(
+        decoder_input, *model._encode(source)[:2], model._encode(source)[2],
+        use_truth=use_truth)
+    np.testing.assert_allclose(a, expected, atol=1e-6)
+
+
+def test_history_logs_the_scheduled_ratio():
+    source, decoder_input, labels = reverse_task(n=256)
+    schedule = schedules.LinearDecay(slope=0.05, start=1.0, minimum=0.1)
+    model = _small_model(teacher_forcing=schedule, teacher_forcing_granularity="token")
+    model.compile(optimizer="adam")
+    history = model.fit((source, decoder_input), labels, batch_size=64, epochs=3,
+                        verbose=0)
+    # 4 steps an epoch; the epoch log holds the ratio of its last step (3, 7, 11).
+    expected = [float(schedule(s)) for s in (3, 7, 11)]
+    np.testing.assert_allclose(history.history["teacher_forcing_ratio"], expected, rtol=1e-6)
+    assert int(model.optimizer.iterations) == 12
+
+
+def test_constant_one_never_traces_the_sampling_path(monkeypatch):
+    source, decoder_input, labels = reverse_task(n=64)
+    model = _small_model()
+    assert model.always_teacher_forced
+
+    def fail(*args, **kwargs):
+        raise AssertionError("scheduled path traced under constant teacher forcing")
+
+    monkeypatch.setattr(model, "scheduled_forward", fail)
+    model.compile(optimizer="adam")
+    history = model.fit((source, decoder_input), labels, batch_size=32, epochs=1, verbose=0)
+    assert history.history["teacher_forcing_ratio"] == [1.0]
+
+
+def test_evaluate_reports_free_running_accuracy(trained_reverse_model):
+    source, decoder_input, labels = reverse_task(n=128, seed=5)
+    logs = trained_reverse_model.evaluate((source, decoder_input), labels, verbose=0,
+                                          return_dict=True)
+    assert set(logs) >= {"loss", "accuracy", "free_running_accuracy"}
+    generated = trained_reverse_model.generate(source, max_length=8).ids.numpy()
+    expected = (generated[:, :7] == labels).mean()
+    np.testing.assert_allclose(logs["free_running_accuracy"], expected, atol=1e-6)
+
+
+def test_generate_and_predict_decode_source_ids(trained_reverse_model):
+    source = np.array([[4, 5, 6, 7, 8, 9], [11, 10, 9, 8, 0, 0]], "int32")
+    result = trained_reverse_model.generate(source, max_length=10)
+    ids = result.ids.numpy()
+    np.testing.assert_array_equal(ids[0, :7], [9, 8, 7, 6, 5, 4, 3])
+    assert result.lengths.numpy()[0] == 6
+    assert tuple(result.attention.shape) == (2, 10, 6)
+    predicted = trained_reverse_model.predict(source, verbose=0)
+    np.testing.assert_array_equal(predicted["ids"][:, :10], ids)
+
+
+def test_bad_inputs_give_clear_errors(trained_reverse_model):
+    with pytest.raises(ValueError, match=r"source_ids.shape=\(3,\)"):
+        trained_reverse_model.generate(np.array([4, 5, 6]))
+    with pytest.raises(ValueError, match=r"outside \[0, 12\)"):
+        trained_reverse_model.generate(np.array([[4, 50]]))
+    with pytest.raises(ValueError, match="dtype=float32"):
+        trained_reverse_model.generate(np.array([[4.0, 5.0]], "float32"))
+    with pytest.raises(ValueError, match="model.generate"):
+        trained_reverse_model._unpack_inputs(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="teacher_forcing_granularity"):
+        _small_model(teacher_forcing_granularity="sequence")
+    with pytest.raises(ValueError, match="dot score"):
+        _small_model(attention="dot", bidirectional=True)
+
+
+def test_switch_callback_caps_the_ratio_and_survives_saving(tmp_path):
+    source, decoder_input, labels = reverse_task(n=256)
+    model = _small_model()
+    model.compile(optimizer="adam")
+    switch = ks.TeacherForcingSwitch(monitor="accuracy", threshold=0.0, ratio=0.25, verbose=0)
+    history = model.fit((source, decoder_input), labels, batch_size=64, epochs=2,
+                        callbacks=[switch], verbose=0)
+    assert history.history["teacher_forcing_ratio"] == [1.0, 0.25]
+    assert float(model.teacher_forcing_cap.numpy()) == 0.25
+    path = tmp_path / "switched.keras"
+    model.save(path)
+    restored = keras.models.load_model(path)
+    assert float(restored.teacher_forcing_cap.numpy()) == 0.25
+    assert float(restored.teacher_forcing_ratio(0)) == 0.25
+
+
+@pytest.mark.slow
+def test_keras_file_round_trip(trained_reverse_model, tmp_path):
+    path = tmp_path / "model.keras"
+    trained_reverse_model.save(path)
+    restored = keras.models.load_model(path)
+    assert type(restored) is ks.Seq2Seq
+    assert restored.get_config() == trained_reverse_model.get_config()
+    source, decoder_input, _ = reverse_task(n=16, seed=9)
+    np.testing.assert_array_equal(restored((source, decoder_input)),
+                                  trained_reverse_model((source, decoder_input)))
+    np.testing.assert_array_equal(restored.generate(source).ids,
+                                  trained_reverse_model.generate(source).ids)
+    assert int(restored.optimizer.iterations) == int(trained_reverse_model.optimizer.iterations)
