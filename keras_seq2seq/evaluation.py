@@ -196,8 +196,7 @@ def evaluate_translations(hypotheses, references):
     Raises:
         ValueError: for empty inputs or inputs of different lengths.
     """
-    _check_inputs(hypotheses, references)
-    hypotheses, references = list(hypotheses), list(references)
+    hypotheses, references = _check_inputs(hypotheses, references)
     return {
         "bleu": corpus_bleu(hypotheses, references),
         "chrf": corpus_chrf(hypotheses, references),

@@ -114,7 +114,8 @@ def find_hangul_font():
     from matplotlib import font_manager
 
     manager = font_manager.fontManager
-    names = {entry.name for entry in manager.ttflist}
+    # A stale font cache may list fonts that were uninstalled since: check the files.
+    names = {entry.name for entry in manager.ttflist if os.path.isfile(entry.fname)}
     for family in HANGUL_FONT_FAMILIES:
         if family in names:
             return family
@@ -151,6 +152,14 @@ def find_hangul_font():
     return covering[0] if covering else None
 
 
+def _visible(token):
+    """The label of a token: blank tokens (``" "``, ``""``) are shown as ``"␣"``."""
+    token = str(token)
+    if not token.strip():
+        return "\u2423" * max(len(token), 1)
+    return token
+
+
 def _prepare(weights, source_tokens, target_tokens):
     """Validates the inputs; returns (trimmed 2-D float weights, sources, targets)."""
     array = np.asarray(weights, dtype=float)
@@ -159,8 +168,8 @@ def _prepare(weights, source_tokens, target_tokens):
             f"weights must be a 2-D array of shape (target_len, source_len), got "
             f"shape {array.shape}."
         )
-    source = [str(token) for token in source_tokens]
-    target = [str(token) for token in target_tokens]
+    source = [_visible(token) for token in source_tokens]
+    target = [_visible(token) for token in target_tokens]
     if not source:
         raise ValueError("source_tokens must hold at least one token, got none.")
     if not target:
@@ -191,7 +200,8 @@ def plot_attention(weights, source_tokens, target_tokens, path=None, title=None,
             (padding is trimmed). The colour scale is fixed to 0..1 when all weights
             lie in it, otherwise it spans the data.
         source_tokens: sequence of source tokens (x axis, rotated labels). A string
-            is a sequence of characters.
+            is a sequence of characters. Blank tokens (a space in a character-level
+            sequence) are labelled ``"␣"`` (one per whitespace character).
         target_tokens: sequence of target tokens (y axis).
         path: if given, the figure is written there as a PNG (parent directories are
             created).
@@ -292,9 +302,9 @@ def attention_table(weights, source_tokens, target_tokens, top_k=None):
     Rows are target tokens, columns source tokens, and each cell is the weight as a
     rounded percentage (``0.7 -> "70"``; non-finite weights show as ``"nan"``). With
     `top_k`, only the `top_k` largest weights of each row are printed and the other
-    cells show ``"."``. Columns are right-aligned and separated by two spaces; wide
-    (CJK) characters count as two columns so the table stays aligned in terminals.
-    Lines carry no trailing spaces.
+    cells show ``"."``. Blank tokens are shown as ``"␣"``. Columns are right-aligned
+    and separated by two spaces; wide (CJK) characters count as two columns so the
+    table stays aligned in terminals. Lines carry no trailing spaces.
 
     For example, weights ``[[0.7, 0.2, 0.1], [0.05, 0.15, 0.8]]`` with source tokens
     ``["the", "cat", "sat"]`` and target tokens ``["le", "chat"]`` give::
