@@ -13,6 +13,6 @@ import keras as _keras
 from keras_seq2seq import layers  # noqa: F401  (backend-neutral attention layers)
 
 if _keras.backend.backend() == "tensorflow":
-    from keras_seq2seq import callbacks, decoding, models, schedules  # noqa: F401
+    from keras_seq2seq import callbacks, decoding, models, schedules, text  # noqa: F401
     from keras_seq2seq.callbacks import TeacherForcingSwitch  # noqa: F401
     from keras_seq2seq.models import Seq2Seq  # noqa: F401

@@ -100,7 +100,7 @@ def run_decode_loop(step_fn, initial_state, batch_size, select_fn, start_id=STAR
     def body(step, tokens, state, finished, lengths, scores, ids_ta, attention_ta):
         logits, state, attention = step_fn(tokens, state)
         logits = tf.cast(logits, tf.float32)
-        if min_length:
+        if not (isinstance(min_length, int) and min_length == 0):
             too_short = tf.less(step, min_length)
             end_mask = tf.one_hot(end_id, tf.shape(logits)[-1], on_value=-1e9, off_value=0.0)
             logits = tf.where(too_short, logits + end_mask, logits)

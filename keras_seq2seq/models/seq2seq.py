@@ -79,6 +79,10 @@ class Seq2Seq(keras.Model):
             the coin says "model". Defaults to "argmax".
         seed: key of every stateless random draw. Defaults to 0.
         max_decode_length: output cap of `generate` / `predict`. Defaults to 100.
+        source_tokenizer: optional `keras_seq2seq.text.Tokenizer` of the source
+            side (or its serialized config); kept with the model (its vocabulary
+            is saved as an asset of the `.keras` file) and used by `translate`.
+        target_tokenizer: optional target-side `Tokenizer`, likewise.
         name: model name.
 
     Call arguments:
@@ -96,7 +100,8 @@ class Seq2Seq(keras.Model):
                  dropout=0.0, tie_embeddings=False, label_smoothing=0.0,
                  teacher_forcing=1.0, teacher_forcing_granularity="batch",
                  teacher_forcing_feedback="argmax", seed=0, max_decode_length=100,
-                 name="seq2seq", **kwargs):
+                 source_tokenizer=None, target_tokenizer=None, name="seq2seq",
+                 **kwargs):
         encoder_units = units if encoder_units is None else encoder_units
         check_choice("teacher_forcing_granularity", teacher_forcing_granularity,
                      GRANULARITIES)
@@ -106,6 +111,10 @@ class Seq2Seq(keras.Model):
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"Expected an int for `seed`. Received: seed={seed!r}")
         schedule = schedules.get(teacher_forcing)
+        source_tokenizer = _check_tokenizer(
+            "source_tokenizer", source_tokenizer, source_vocabulary_size)
+        target_tokenizer = _check_tokenizer(
+            "target_tokenizer", target_tokenizer, target_vocabulary_size)
         memory_dim = encoder_units * (2 if bidirectional else 1)
         if attention == "dot" and memory_dim != units:
             raise ValueError(
@@ -162,6 +171,8 @@ class Seq2Seq(keras.Model):
         self.teacher_forcing_feedback = teacher_forcing_feedback
         self.seed = seed
         self.max_decode_length = max_decode_length
+        self.source_tokenizer = source_tokenizer
+        self.target_tokenizer = target_tokenizer
         # Set by callbacks.TeacherForcingSwitch: -1 means "not switched"; otherwise
         # the ratio is capped at this value. A weight, so it is saved with the model.
         self.teacher_forcing_cap = self.add_weight(
@@ -391,6 +402,35 @@ class Seq2Seq(keras.Model):
             self._generate_functions["greedy"] = function
         return function(source_ids, tf.constant(max_length, tf.int32))
 
+    def translate(self, texts, max_length=None):
+        """Greedy translation of strings with the model's tokenizers.
+
+        Args:
+            texts: a str or a list of str.
+            max_length: output cap in tokens. Defaults to `max_decode_length`.
+
+        Returns:
+            A list of translated strings (one str when `texts` is a str). Empty or
+            whitespace-only inputs give empty strings.
+        """
+        if self.source_tokenizer is None or self.target_tokenizer is None:
+            raise ValueError(
+                "translate() needs the model's source_tokenizer and target_tokenizer. "
+                "Pass them to Seq2Seq(...), or tokenize yourself and call "
+                "model.generate(source_ids).")
+        single = isinstance(texts, str)
+        batch = [texts] if single else list(texts)
+        outputs = [""] * len(batch)
+        keep = [i for i, text in enumerate(batch) if text.strip()]
+        if keep:
+            ids = self.source_tokenizer.tokenize(tf.constant([batch[i] for i in keep]))
+            ids = ids.to_tensor() if isinstance(ids, tf.RaggedTensor) else ids
+            result = self.generate(ids, max_length=max_length)
+            decoded = self.target_tokenizer.detokenize(result.ids).numpy()
+            for i, text in zip(keep, decoded):
+                outputs[i] = text.decode("utf-8")
+        return outputs[0] if single else outputs
+
     # ------------------------------------------------------------------ config
     def get_config(self):
         return {
@@ -417,11 +457,44 @@ class Seq2Seq(keras.Model):
             "teacher_forcing_feedback": self.teacher_forcing_feedback,
             "seed": self.seed,
             "max_decode_length": self.max_decode_length,
+            "source_tokenizer": _serialize_optional(self.source_tokenizer),
+            "target_tokenizer": _serialize_optional(self.target_tokenizer),
         }
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _serialize_optional(obj):
+    return None if obj is None else keras.saving.serialize_keras_object(obj)
+
+
+def _check_tokenizer(name, tokenizer, vocabulary_size):
+    """Deserializes a tokenizer config and checks its size against the model's."""
+    if tokenizer is None:
+        return None
+    if isinstance(tokenizer, dict):
+        tokenizer = keras.saving.deserialize_keras_object(tokenizer)
+    for method in ("tokenize", "detokenize"):
+        if not hasattr(tokenizer, method):
+            raise ValueError(
+                f"`{name}` must be a keras_seq2seq.text.Tokenizer. Received: "
+                f"{type(tokenizer).__name__}")
+    size = _tokenizer_size(tokenizer)
+    if size is not None and size != vocabulary_size:
+        raise ValueError(
+            f"`{name}` has {size} tokens but the model's vocabulary size is "
+            f"{vocabulary_size}. Build the model with the tokenizer's "
+            "vocabulary_size, or pass the tokenizer it was trained with.")
+    return tokenizer
+
+
+def _tokenizer_size(tokenizer):
+    try:
+        return int(tokenizer.vocabulary_size)
+    except (ValueError, RuntimeError, TypeError, AttributeError):
+        return None  # no vocabulary yet: it arrives with load_assets
 
 
 def _unscale_for_distribution(loss):

@@ -1,0 +1,71 @@
+"""Text handling: graph tokenizers, corpus readers and tf.data pipelines.
+
+Needs the TensorFlow backend of Keras (and tensorflow-text). `keras_seq2seq.text.corpora`
+itself is plain Python.
+"""
+
+from keras_seq2seq._backend import require_tensorflow
+
+require_tensorflow(__name__)
+
+from keras_seq2seq.text.corpora import (  # noqa: E402
+    Corpus,
+    CorpusError,
+    read_lines,
+    read_parallel_files,
+    read_tsv_pairs,
+)
+from keras_seq2seq.text.pipelines import (  # noqa: E402
+    PipelineStats,
+    encode_pairs,
+    encode_texts,
+    make_dataset,
+    padding_fraction,
+)
+from keras_seq2seq.text.tokenizers import (  # noqa: E402
+    END_ID,
+    END_TOKEN,
+    PAD_ID,
+    PAD_TOKEN,
+    RESERVED_TOKENS,
+    START_ID,
+    START_TOKEN,
+    TOKENIZERS,
+    UNK_ID,
+    UNK_TOKEN,
+    CharacterTokenizer,
+    SentencePieceTokenizer,
+    Tokenizer,
+    WordPieceTokenizer,
+    WordTokenizer,
+    get_tokenizer,
+)
+
+__all__ = [
+    "CharacterTokenizer",
+    "Corpus",
+    "CorpusError",
+    "END_ID",
+    "END_TOKEN",
+    "PAD_ID",
+    "PAD_TOKEN",
+    "PipelineStats",
+    "RESERVED_TOKENS",
+    "START_ID",
+    "START_TOKEN",
+    "SentencePieceTokenizer",
+    "TOKENIZERS",
+    "Tokenizer",
+    "UNK_ID",
+    "UNK_TOKEN",
+    "WordPieceTokenizer",
+    "WordTokenizer",
+    "encode_pairs",
+    "encode_texts",
+    "get_tokenizer",
+    "make_dataset",
+    "padding_fraction",
+    "read_lines",
+    "read_parallel_files",
+    "read_tsv_pairs",
+]
