@@ -29,7 +29,7 @@ from keras import ops
 from keras_seq2seq import schedules
 from keras_seq2seq._backend import require_tensorflow
 from keras_seq2seq._serialization import register
-from keras_seq2seq.decoding.greedy import greedy_decode
+from keras_seq2seq.decoding import get_decoder
 from keras_seq2seq.layers.decoder import (
     AttentionDecoder,
     check_choice,
@@ -375,39 +375,65 @@ class Seq2Seq(keras.Model):
         memory, mask, states = self._encode(source_ids, training=False)
         return self.decoder.initial_step_state(memory, mask, states)
 
-    def _generate(self, source_ids, max_length):
+    def _generate(self, source_ids, max_length, method="greedy", options=()):
+        options = dict(options)
         memory, mask, states = self._encode(source_ids, training=False)
         state = self.decoder.initial_step_state(memory, mask, states)
-        return greedy_decode(self.decoder.step, state, tf.shape(source_ids)[0],
-                             start_id=START_ID, end_id=END_ID, max_length=max_length)
+        batch_size = tf.shape(source_ids)[0]
+        ratio = options.pop("max_length_ratio", None)
+        offset = options.pop("max_length_offset", 0)
+        max_lengths = None
+        if ratio is not None:
+            lengths = tf.reduce_sum(tf.cast(mask, tf.float32), axis=1)
+            max_lengths = tf.cast(tf.math.ceil(ratio * lengths), tf.int32) + offset
+        decoder = get_decoder(method)
+        if method == "beam":
+            options.setdefault("source_mask", mask)
+        return decoder(self.decoder.step, state, batch_size, start_id=START_ID,
+                       end_id=END_ID, max_length=max_length, max_lengths=max_lengths,
+                       **options)
 
-    def generate(self, source_ids, max_length=None):
-        """Greedy translation of source ids (free running, from `[START]` to `[END]`).
+    def generate(self, source_ids, max_length=None, method="greedy", **options):
+        """Translates source ids (free running, from `[START]` to `[END]`).
 
         Args:
             source_ids: int `(batch_size, Ts)`, padded with 0.
-            max_length: output cap. Defaults to `max_decode_length`.
+            max_length: output buffer size. Defaults to `max_decode_length`.
+            method: "greedy", "beam" or "sample" (`keras_seq2seq.decoding`).
+            **options: options of the decoder: `beam_width`, `length_penalty`,
+                `coverage_penalty`, `num_return` (beam); `temperature`, `top_k`,
+                `top_p`, `seed` (sample); `min_length` (all); and
+                `max_length_ratio` a / `max_length_offset` b for per-sentence caps
+                a·|source| + b.
 
         Returns:
-            A `keras_seq2seq.decoding.DecodeResult`: `ids (batch_size, max_length)`
-            with `[END]` kept and 0 after it, `lengths`, `scores` and
-            `attention (batch_size, max_length, Ts)`.
+            For greedy and sampling a `keras_seq2seq.decoding.DecodeResult`:
+            `ids (batch_size, max_length)` with `[END]` kept and 0 after it,
+            `lengths`, `scores`, `attention (batch_size, max_length, Ts)`. For beam
+            search a `BeamSearchResult` with a hypothesis axis after the batch.
         """
         source_ids = _check_ids("source_ids", source_ids, self.source_vocabulary_size)
         max_length = self.max_decode_length if max_length is None else max_length
         check_positive_int("max_length", max_length)
-        function = self._generate_functions.get("greedy")
+        get_decoder(method)
+        key = (method, tuple(sorted(options.items())))
+        function = self._generate_functions.get(key)
         if function is None:
-            function = tf.function(self._generate, reduce_retracing=True)
-            self._generate_functions["greedy"] = function
+            function = tf.function(
+                lambda ids, length: self._generate(ids, length, method, key[1]),
+                reduce_retracing=True)
+            self._generate_functions[key] = function
         return function(source_ids, tf.constant(max_length, tf.int32))
 
-    def translate(self, texts, max_length=None):
-        """Greedy translation of strings with the model's tokenizers.
+    def translate(self, texts, max_length=None, method="greedy", **options):
+        """Translates strings with the model's tokenizers.
 
         Args:
             texts: a str or a list of str.
             max_length: output cap in tokens. Defaults to `max_decode_length`.
+            method: "greedy", "beam" or "sample"; beam search returns its best
+                hypothesis.
+            **options: decoder options, as in `generate`.
 
         Returns:
             A list of translated strings (one str when `texts` is a str). Empty or
@@ -425,8 +451,9 @@ class Seq2Seq(keras.Model):
         if keep:
             ids = self.source_tokenizer.tokenize(tf.constant([batch[i] for i in keep]))
             ids = ids.to_tensor() if isinstance(ids, tf.RaggedTensor) else ids
-            result = self.generate(ids, max_length=max_length)
-            decoded = self.target_tokenizer.detokenize(result.ids).numpy()
+            result = self.generate(ids, max_length=max_length, method=method, **options)
+            output_ids = result.ids[:, 0] if method == "beam" else result.ids
+            decoded = self.target_tokenizer.detokenize(output_ids).numpy()
             for i, text in zip(keep, decoded):
                 outputs[i] = text.decode("utf-8")
         return outputs[0] if single else outputs

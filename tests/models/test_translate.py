@@ -1,0 +1,64 @@
+"""Strings in, strings out: translate, decoding methods and the .keras round trip."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_seq2seq as ks
+
+TEXTS = ["abc", "hgfe", "cafe", "dbbah"]
+
+
+def test_translate_reverses_strings(trained_text_model):
+    assert trained_text_model.translate(TEXTS) == ["cba", "efgh", "efac", "habbd"]
+    assert trained_text_model.translate("bad") == "dab"
+
+
+def test_empty_and_whitespace_inputs_give_empty_translations(trained_text_model):
+    assert trained_text_model.translate(["", "   ", "ab"]) == ["", "", "ba"]
+
+
+def test_beam_width_one_equals_greedy_and_beam_finds_the_same_here(trained_text_model):
+    ids = trained_text_model.source_tokenizer.tokenize(TEXTS).to_tensor()
+    greedy = trained_text_model.generate(ids)
+    beam = trained_text_model.generate(ids, method="beam", beam_width=1)
+    np.testing.assert_array_equal(beam.ids[:, 0], greedy.ids)
+    np.testing.assert_allclose(beam.scores[:, 0], greedy.scores, rtol=1e-5)
+    assert trained_text_model.translate(TEXTS, method="beam", beam_width=4,
+                                        length_penalty=0.6) == ["cba", "efgh", "efac", "habbd"]
+    nbest = trained_text_model.generate(ids, method="beam", beam_width=3, num_return=3)
+    scores = nbest.scores.numpy()
+    assert tuple(nbest.ids.shape[:2]) == (4, 3)
+    assert (np.diff(scores, axis=1) <= 1e-6).all()
+
+
+def test_sampling_is_deterministic_by_seed(trained_text_model):
+    a = trained_text_model.translate(TEXTS, method="sample", temperature=2.0, seed=(3, 4))
+    b = trained_text_model.translate(TEXTS, method="sample", temperature=2.0, seed=(3, 4))
+    assert a == b
+    with pytest.raises(ValueError, match="temperature"):
+        trained_text_model.translate(TEXTS, method="sample", temperature=0.0)
+    with pytest.raises(ValueError, match="Unknown decoder 'nucleus'"):
+        trained_text_model.translate(TEXTS, method="nucleus")
+
+
+def test_translate_without_tokenizers_says_what_to_call(trained_reverse_model):
+    with pytest.raises(ValueError, match="model.generate"):
+        trained_reverse_model.translate(["abc"])
+
+
+def test_tokenizer_size_must_match_the_model(trained_text_model):
+    with pytest.raises(ValueError, match="source_tokenizer` has 12 tokens"):
+        ks.Seq2Seq(99, trained_text_model.target_vocabulary_size,
+                   source_tokenizer=trained_text_model.source_tokenizer)
+
+
+@pytest.mark.slow
+def test_keras_round_trip_keeps_tokenizers_and_translations(trained_text_model, tmp_path):
+    path = tmp_path / "reverse.keras"
+    trained_text_model.save(path)
+    restored = keras.models.load_model(path)
+    assert restored.source_tokenizer.get_vocabulary() == \
+        trained_text_model.source_tokenizer.get_vocabulary()
+    assert restored.translate(TEXTS) == trained_text_model.translate(TEXTS)
+    assert int(restored.optimizer.iterations) == int(trained_text_model.optimizer.iterations)
