@@ -1,7 +1,7 @@
 """Text handling: graph tokenizers, corpus readers and tf.data pipelines.
 
-Needs the TensorFlow backend of Keras (and tensorflow-text). `keras_seq2seq.text.corpora`
-itself is plain Python.
+Needs the TensorFlow backend of Keras (and tensorflow-text); the corpus readers in
+`keras_seq2seq.text.corpora` are plain Python.
 """
 
 from keras_seq2seq._backend import require_tensorflow

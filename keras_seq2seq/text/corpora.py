@@ -86,7 +86,7 @@ class Corpus:
 
     def __iter__(self):
         """Iterates over `(source, target)` pairs."""
-        return iter(zip(self.sources, self.targets))
+        return iter(zip(self.sources, self.targets, strict=True))
 
     def swapped(self):
         """Returns the corpus with sources and targets exchanged."""
@@ -95,7 +95,9 @@ class Corpus:
 
 def _check_on_error(on_error):
     if on_error not in ON_ERROR_CHOICES:
-        raise ValueError(f"on_error must be one of {ON_ERROR_CHOICES}, got {on_error!r}.")
+        raise ValueError(
+            f"on_error must be one of {ON_ERROR_CHOICES}, got {on_error!r}."
+        )
 
 
 def _iter_raw_lines(path) -> Iterator[Tuple[int, bytes]]:
@@ -292,7 +294,9 @@ def read_parallel_files(source_path, target_path, on_error="raise") -> Corpus:
             first_extra,
         )
     sources, targets, skipped = [], [], 0
-    for (number, raw_source), (_, raw_target) in zip(source_lines, target_lines):
+    for (number, raw_source), (_, raw_target) in zip(
+        source_lines, target_lines, strict=True
+    ):
         try:
             source = _decode(raw_source, source_path, number).strip()
             target = _decode(raw_target, target_path, number).strip()

@@ -88,7 +88,9 @@ def encode_texts(texts, tokenizer, chunk_size=4096):
     values, lengths = [], []
     texts = list(texts)
     for start in range(0, len(texts), chunk_size):
-        ids = tokenizer.tokenize(tf.constant(texts[start : start + chunk_size], tf.string))
+        ids = tokenizer.tokenize(
+            tf.constant(texts[start : start + chunk_size], tf.string)
+        )
         values.append(ids.flat_values.numpy())
         lengths.append(ids.row_lengths().numpy())
     if not texts:
@@ -148,8 +150,10 @@ def auto_bucket_boundaries(lengths, num_buckets=8):
 
 def _check_boundaries(boundaries):
     boundaries = [int(b) for b in boundaries]
-    if not boundaries or any(b <= 0 for b in boundaries) or any(
-        b >= c for b, c in zip(boundaries, boundaries[1:])
+    if (
+        not boundaries
+        or any(b <= 0 for b in boundaries)
+        or any(b >= c for b, c in zip(boundaries, boundaries[1:], strict=False))
     ):
         raise ValueError(
             "bucket_boundaries must be a non-empty, strictly increasing list of "
@@ -159,7 +163,9 @@ def _check_boundaries(boundaries):
 
 
 def _check_length(name, value, minimum):
-    if value is not None and (not isinstance(value, (int, np.integer)) or value < minimum):
+    if value is not None and (
+        not isinstance(value, (int, np.integer)) or value < minimum
+    ):
         raise ValueError(f"{name} must be None or an int >= {minimum}, got {value!r}.")
 
 
@@ -233,14 +239,20 @@ def make_dataset(
         `(dataset, stats)`.
     """
     if overlong not in OVERLONG_CHOICES:
-        raise ValueError(f"overlong must be one of {OVERLONG_CHOICES}, got {overlong!r}.")
+        raise ValueError(
+            f"overlong must be one of {OVERLONG_CHOICES}, got {overlong!r}."
+        )
     _check_length("max_source_length", max_source_length, 1)
     _check_length("max_target_length", max_target_length, 2)
     _check_length("token_budget", token_budget, 1)
-    if token_budget is None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
+    if token_budget is None and (
+        not isinstance(batch_size, (int, np.integer)) or batch_size < 1
+    ):
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
 
-    source_ids, target_ids = encode_pairs(sources, targets, source_tokenizer, target_tokenizer)
+    source_ids, target_ids = encode_pairs(
+        sources, targets, source_tokenizer, target_tokenizer
+    )
     total = int(source_ids.nrows())
     if total == 0:
         raise ValueError("make_dataset got no sentence pairs.")
@@ -277,7 +289,10 @@ def make_dataset(
         bucket_boundaries = "auto"
     if isinstance(bucket_boundaries, str):
         if bucket_boundaries != "auto":
-            raise ValueError(f"bucket_boundaries must be None, 'auto' or a list, got {bucket_boundaries!r}.")
+            raise ValueError(
+                "bucket_boundaries must be None, 'auto' or a list, got "
+                f"{bucket_boundaries!r}."
+            )
         bucket_boundaries = auto_bucket_boundaries(lengths)
     elif bucket_boundaries is not None:
         bucket_boundaries = _check_boundaries(bucket_boundaries)
@@ -312,7 +327,10 @@ def make_dataset(
     else:
         if token_budget is not None:
             longest = [b - 1 for b in bucket_boundaries] + [
-                max(int(lengths.max()), bucket_boundaries[-1] if bucket_boundaries else 1)
+                max(
+                    int(lengths.max()),
+                    bucket_boundaries[-1] if bucket_boundaries else 1,
+                )
             ]
             batch_sizes = [max(1, token_budget // max(1, n)) for n in longest]
         else:

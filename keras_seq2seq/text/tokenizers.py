@@ -205,9 +205,15 @@ def _clean_ids(ids):
     Returns:
         int32 `RaggedTensor`, shape `(batch, None)`.
     """
-    dense = ids.to_tensor(default_value=PAD_ID) if isinstance(ids, tf.RaggedTensor) else ids
+    dense = (
+        ids.to_tensor(default_value=PAD_ID) if isinstance(ids, tf.RaggedTensor) else ids
+    )
     ended = tf.cumsum(tf.cast(tf.equal(dense, END_ID), tf.int32), axis=1) > 0
-    keep = tf.logical_not(ended) & tf.not_equal(dense, PAD_ID) & tf.not_equal(dense, START_ID)
+    keep = (
+        tf.logical_not(ended)
+        & tf.not_equal(dense, PAD_ID)
+        & tf.not_equal(dense, START_ID)
+    )
     return tf.ragged.boolean_mask(dense, keep)
 
 
@@ -317,7 +323,9 @@ class Tokenizer(keras.layers.Layer):
                 f"got {vocabulary[:len(RESERVED_TOKENS)]}."
             )
         if len(set(vocabulary)) != len(vocabulary):
-            duplicates = [t for t, n in collections.Counter(vocabulary).items() if n > 1]
+            duplicates = [
+                t for t, n in collections.Counter(vocabulary).items() if n > 1
+            ]
             raise ValueError(f"Duplicate tokens in the vocabulary: {duplicates[:10]}")
         keys = tf.constant(vocabulary, dtype=tf.string)
         ids = tf.range(len(vocabulary), dtype=tf.int32)
@@ -456,13 +464,17 @@ class Tokenizer(keras.layers.Layer):
     def get_config(self):
         """Returns the settings (not the vocabulary, which `save_assets` writes)."""
         config = super().get_config()
-        config.update({"lowercase": self.lowercase, "normalization": self.normalization})
+        config.update(
+            {"lowercase": self.lowercase, "normalization": self.normalization}
+        )
         return config
 
     def save_assets(self, dir_path):
         """Writes the vocabulary into the directory `dir_path` (called by Keras)."""
         self._require_vocabulary()
-        with open(os.path.join(dir_path, self._VOCABULARY_FILE), "w", encoding="utf-8") as f:
+        with open(
+            os.path.join(dir_path, self._VOCABULARY_FILE), "w", encoding="utf-8"
+        ) as f:
             json.dump(list(self._vocabulary), f, ensure_ascii=False, indent=0)
 
     def load_assets(self, dir_path):
@@ -557,7 +569,9 @@ class _VocabularyTokenizer(Tokenizer):
 
     _SEPARATOR = ""
 
-    def __init__(self, vocabulary=None, lowercase=False, normalization="NFKC", **kwargs):
+    def __init__(
+        self, vocabulary=None, lowercase=False, normalization="NFKC", **kwargs
+    ):
         super().__init__(lowercase=lowercase, normalization=normalization, **kwargs)
         if vocabulary is not None:
             if isinstance(vocabulary, (str, os.PathLike)):
@@ -609,8 +623,13 @@ class _VocabularyTokenizer(Tokenizer):
             The tokenizer.
         """
         if vocabulary_size is not None:
-            if max_vocabulary_size is not None and max_vocabulary_size != vocabulary_size:
-                raise ValueError("Give max_vocabulary_size or vocabulary_size, not both.")
+            if (
+                max_vocabulary_size is not None
+                and max_vocabulary_size != vocabulary_size
+            ):
+                raise ValueError(
+                    "Give max_vocabulary_size or vocabulary_size, not both."
+                )
             max_vocabulary_size = vocabulary_size
         tokenizer = cls(lowercase=lowercase, normalization=normalization, **kwargs)
         counts = tokenizer._count_tokens(texts)
@@ -640,7 +659,7 @@ class CharacterTokenizer(_VocabularyTokenizer):
 
 @register
 class WordTokenizer(_VocabularyTokenizer):
-    """Tokens are Unicode words and single punctuation marks; detokenize joins with spaces.
+    """Unicode words and single punctuation marks; `detokenize` joins them with spaces.
 
     The split keeps the matches of `\\w+|[^\\w\\s]` with Unicode `\\w` (letters, marks,
     digits, `_`); "Ça va, très bien." -> ["Ça", "va", ",", "très", "bien", "."]
@@ -704,25 +723,32 @@ def _learn_wordpiece_vocabulary(
         counts = learner.filter_input_words(counts, allowed, -1)
         if not counts:
             raise ValueError("No words to learn a wordpiece vocabulary from.")
-        # Smallest count threshold whose vocabulary fits (size falls as the threshold
-        # rises); stop early inside the learner's 5% slack.
-        low = max(1, int(min_frequency))
-        high = max(low, sum(count for _, count in counts))
-        vocabulary = None
-        while low <= high:
-            threshold = (low + high) // 2
-            candidate = learner.learn_with_thresh(counts, threshold, params)
-            if len(candidate) <= vocabulary_size:
-                vocabulary = candidate
-                if len(candidate) >= (1 - params.slack_ratio) * vocabulary_size:
-                    break
-                high = threshold - 1
+        # Smallest count threshold whose vocabulary fits (the size falls as the
+        # threshold rises): double the threshold until it fits, then bisect; stop
+        # early inside the learner's 5% slack.
+        total = max(1, sum(count for _, count in counts))
+
+        def fits(candidate):
+            return len(candidate) <= vocabulary_size
+
+        def close_enough(candidate):
+            return len(candidate) >= (1 - params.slack_ratio) * vocabulary_size
+
+        threshold = max(1, int(min_frequency))
+        failed = threshold - 1  # the largest threshold known not to fit
+        vocabulary = learner.learn_with_thresh(counts, threshold, params)
+        while not fits(vocabulary) and threshold <= total:
+            failed, threshold = threshold, threshold * 2
+            vocabulary = learner.learn_with_thresh(counts, threshold, params)
+        low, high = failed + 1, threshold - 1
+        while fits(vocabulary) and not close_enough(vocabulary) and low <= high:
+            middle = (low + high) // 2
+            candidate = learner.learn_with_thresh(counts, middle, params)
+            if fits(candidate):
+                vocabulary, high = candidate, middle - 1
             else:
-                low = threshold + 1
-        if vocabulary is None:  # even the characters alone do not fit
-            vocabulary = learner.learn_with_thresh(
-                counts, max(1, sum(c for _, c in counts)) + 1, params
-            )
+                low = middle + 1
+        # (If nothing fits, the characters alone exceed vocabulary_size: keep them.)
     else:  # pragma: no cover
         chars = sorted({c for word in word_counts for c in word})
         words = [w for w, c in word_counts.items() if c >= min_frequency and len(w) > 1]
@@ -764,7 +790,9 @@ class WordPieceTokenizer(Tokenizer):
     ):
         super().__init__(lowercase=lowercase, normalization=normalization, **kwargs)
         if not suffix_indicator or "\\E" in suffix_indicator:
-            raise ValueError("suffix_indicator must be a non-empty string without '\\E'.")
+            raise ValueError(
+                "suffix_indicator must be a non-empty string without '\\E'."
+            )
         self.suffix_indicator = suffix_indicator
         self.max_bytes_per_word = int(max_bytes_per_word)
         self._wordpiece = None
@@ -897,7 +925,9 @@ class SentencePieceTokenizer(Tokenizer):
             self._set_model(bytes(model))
 
     def _set_model(self, model_proto):
-        sentencepiece = _tf_text().SentencepieceTokenizer(model=model_proto, out_type=tf.int32)
+        sentencepiece = _tf_text().SentencepieceTokenizer(
+            model=model_proto, out_type=tf.int32
+        )
         size = int(sentencepiece.vocab_size())
         pieces = sentencepiece.id_to_string(tf.range(size, dtype=tf.int32)).numpy()
         vocabulary = [piece.decode("utf-8") for piece in pieces.tolist()]
@@ -979,7 +1009,9 @@ class SentencePieceTokenizer(Tokenizer):
                 "(pip install 'sentencepiece>=0.2,<0.3')."
             ) from error
         layer_kwargs = {} if name is None else {"name": name}
-        tokenizer = cls(lowercase=lowercase, normalization=normalization, **layer_kwargs)
+        tokenizer = cls(
+            lowercase=lowercase, normalization=normalization, **layer_kwargs
+        )
         texts = [t for t in tokenizer._normalized_texts(texts) if t.strip()]
         if not texts:
             raise ValueError("No texts to train a sentencepiece model on.")

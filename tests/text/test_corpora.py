@@ -105,7 +105,9 @@ def test_parallel_line_count_mismatch_always_raises(tmp_path):
     source = write(tmp_path / "a.de", "1\n2\n3\n")
     target = write(tmp_path / "a.en", "1\n2\n")
     for on_error in ("raise", "skip"):
-        with pytest.raises(CorpusError, match=r"a\.de, line 3: line-count mismatch") as info:
+        with pytest.raises(
+            CorpusError, match=r"a\.de, line 3: line-count mismatch"
+        ) as info:
             read_parallel_files(source, target, on_error=on_error)
         assert "a.en has 2 lines" in str(info.value)
 

@@ -35,7 +35,9 @@ def batches(dataset):
 
 
 def test_structure_and_exact_values():
-    dataset = make_dataset(SOURCES, TARGETS, SOURCE, TARGET, batch_size=2, shuffle=False)
+    dataset = make_dataset(
+        SOURCES, TARGETS, SOURCE, TARGET, batch_size=2, shuffle=False
+    )
     spec = tf.TensorSpec([None, None], tf.int32)
     assert dataset.element_spec == ((spec, spec), spec)
     assert batches(dataset) == [
@@ -53,7 +55,9 @@ def test_structure_and_exact_values():
 
 
 def test_encode_pairs():
-    source_ids, target_ids = encode_pairs(SOURCES, TARGETS, SOURCE, TARGET, chunk_size=3)
+    source_ids, target_ids = encode_pairs(
+        SOURCES, TARGETS, SOURCE, TARGET, chunk_size=3
+    )
     assert source_ids.to_list() == [[4], [4, 5], [4, 5, 6], [4, 5, 6, 7, 8]]
     assert target_ids.to_list() == [[4, 5], [4], [4, 5, 6, 7], [8]]
     with pytest.raises(ValueError, match="aligned"):
@@ -83,7 +87,7 @@ def test_overlong_filter_counts():
         kept=2,
         bucket_boundaries=(),
     )
-    (source, decoder, target), = batches(dataset)
+    ((source, decoder, target),) = batches(dataset)
     assert source == [[4, 0], [4, 5]] and target == [[4, 5, END_ID], [4, END_ID, 0]]
 
 
@@ -101,7 +105,7 @@ def test_overlong_truncate_keeps_end():
         return_stats=True,
     )
     assert (stats.overlong, stats.truncated, stats.filtered, stats.kept) == (2, 2, 0, 4)
-    (source, decoder, target), = batches(dataset)
+    ((source, decoder, target),) = batches(dataset)
     assert source[3] == [4, 5, 6]
     assert target[2] == [4, 5, END_ID] and decoder[2] == [START_ID, 4, 5]
     assert max(len([t for t in row if t != PAD_ID]) for row in target) <= 3
@@ -115,7 +119,9 @@ def test_argument_checks():
     with pytest.raises(ValueError, match="strictly increasing"):
         make_dataset(SOURCES, TARGETS, SOURCE, TARGET, bucket_boundaries=[3, 2])
     with pytest.raises(ValueError, match="No pair left"):
-        make_dataset(SOURCES, TARGETS, SOURCE, TARGET, max_source_length=1, max_target_length=2)
+        make_dataset(
+            SOURCES, TARGETS, SOURCE, TARGET, max_source_length=1, max_target_length=2
+        )
     with pytest.raises(ValueError, match="aligned"):
         make_dataset(SOURCES, TARGETS[:1], SOURCE, TARGET)
 
@@ -135,7 +141,11 @@ def test_shuffle_is_deterministic_and_reshuffles_each_epoch():
     assert epochs_first == epochs_second
     assert epochs_first[0] != epochs_first[1]
     assert order(other) != epochs_first[0]
-    assert sorted(epochs_first[0]) == sorted(order(make_dataset(sources, targets, SOURCE, TARGET, batch_size=1, shuffle=False)))
+    assert sorted(epochs_first[0]) == sorted(
+        order(
+            make_dataset(sources, targets, SOURCE, TARGET, batch_size=1, shuffle=False)
+        )
+    )
 
 
 def mixed_length_data(n=240, seed=0):
@@ -153,8 +163,14 @@ def test_bucketing_reduces_padding():
     sources, targets = mixed_length_data()
     plain = make_dataset(sources, targets, CHARS, CHARS, batch_size=16, seed=1)
     bucketed, stats = make_dataset(
-        sources, targets, CHARS, CHARS, batch_size=16, seed=1,
-        bucket_boundaries="auto", return_stats=True,
+        sources,
+        targets,
+        CHARS,
+        CHARS,
+        batch_size=16,
+        seed=1,
+        bucket_boundaries="auto",
+        return_stats=True,
     )
     assert len(stats.bucket_boundaries) >= 4
     plain_fraction = padding_fraction(plain)
@@ -164,7 +180,12 @@ def test_bucketing_reduces_padding():
     assert count == len(sources)  # nothing lost in the buckets
 
     explicit = make_dataset(
-        sources, targets, CHARS, CHARS, batch_size=16, bucket_boundaries=[10, 20, 30, 40, 50]
+        sources,
+        targets,
+        CHARS,
+        CHARS,
+        batch_size=16,
+        bucket_boundaries=[10, 20, 30, 40, 50],
     )
     assert padding_fraction(explicit) < plain_fraction
 
@@ -188,8 +209,14 @@ def test_token_budget_batches():
 def test_drop_remainder_and_no_cache_or_prefetch():
     sources, targets = mixed_length_data(n=50)
     dataset = make_dataset(
-        sources, targets, CHARS, CHARS, batch_size=8, drop_remainder=True,
-        cache=False, prefetch=False,
+        sources,
+        targets,
+        CHARS,
+        CHARS,
+        batch_size=8,
+        drop_remainder=True,
+        cache=False,
+        prefetch=False,
     )
     shapes = [target.shape[0] for (_, _), target in dataset.as_numpy_iterator()]
     assert shapes == [8] * 6
@@ -204,9 +231,10 @@ def test_auto_bucket_boundaries():
 
 def test_padding_fraction():
     def gen():
-        yield (np.array([[4, 0], [4, 5]], np.int32), np.array([[2, 4], [2, 0]], np.int32)), np.array(
-            [[4, 3], [3, 0]], np.int32
-        )
+        yield (
+            np.array([[4, 0], [4, 5]], np.int32),
+            np.array([[2, 4], [2, 0]], np.int32),
+        ), np.array([[4, 3], [3, 0]], np.int32)
 
     spec = tf.TensorSpec([None, None], tf.int32)
     dataset = tf.data.Dataset.from_generator(gen, output_signature=((spec, spec), spec))

@@ -73,7 +73,9 @@ def test_character_exact_ids():
     dense = tokenizer(tf.constant(["ab", "b"]))  # layer call: padded dense ids
     assert dense.numpy().tolist() == [[4, 5], [5, 0]]
     # drops PAD/START, stops at the first END
-    text = tokenizer.detokenize([[START_ID, 4, PAD_ID, 5, END_ID, 6, 7], [7, 1, 0, 0, 0, 0, 0]])
+    text = tokenizer.detokenize(
+        [[START_ID, 4, PAD_ID, 5, END_ID, 6, 7], [7, 1, 0, 0, 0, 0, 0]]
+    )
     assert as_text(text) == ["ab", "é[UNK]"]
     assert tokenizer.detokenize(tf.constant([4, 6, 5])).numpy().decode() == "a b"
     assert tokenizer.vocabulary_size == 8
@@ -117,7 +119,13 @@ def test_round_trip(tokenizers, kind, language):
 def test_word_split_is_unicode_aware(tokenizers):
     words = tokenizers["word"]
     tokens = words.id_to_token(words.tokenize([SAMPLES["ko"]]))
-    assert [t.decode() for t in tokens.to_list()[0]] == ["안녕하세요", ",", "만나서", "반갑습니다", "."]
+    assert [t.decode() for t in tokens.to_list()[0]] == [
+        "안녕하세요",
+        ",",
+        "만나서",
+        "반갑습니다",
+        ".",
+    ]
 
 
 def test_case_folding_keeps_accents_and_hangul():
@@ -159,7 +167,10 @@ def test_input_ranks_and_lookups(tokenizers):
     assert tokenizer.token_to_id(tokens[:, :2]).numpy().tolist() == [[4, 5], [0, 2]]
     assert tokenizer.token_to_id("no-such-token").numpy() == UNK_ID
     ragged = tokenizer.tokenize(TEXTS[:2])
-    assert tokenizer.token_to_id(tokenizer.id_to_token(ragged)).to_list() == ragged.to_list()
+    assert (
+        tokenizer.token_to_id(tokenizer.id_to_token(ragged)).to_list()
+        == ragged.to_list()
+    )
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -175,7 +186,9 @@ def test_graph_mode_dataset_and_function(tokenizers, kind):
     def round_trip(strings):
         return tokenizer.detokenize(tokenizer.tokenize(strings).to_tensor())
 
-    assert as_text(round_trip(tf.constant(TEXTS))) == as_text(tokenizer.detokenize(tokenizer.tokenize(TEXTS)))
+    assert as_text(round_trip(tf.constant(TEXTS))) == as_text(
+        tokenizer.detokenize(tokenizer.tokenize(TEXTS))
+    )
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -243,23 +256,35 @@ def test_tokenizer_survives_keras_file(tokenizers, kind, tmp_path):
     assert any(name.startswith("assets/") for name in names)
     loaded = keras.saving.load_model(path)
     assert type(loaded.tokenizer) is type(tokenizer)
-    assert loaded.tokenizer.tokenize(TEXTS).to_list() == tokenizer.tokenize(TEXTS).to_list()
+    assert (
+        loaded.tokenizer.tokenize(TEXTS).to_list()
+        == tokenizer.tokenize(TEXTS).to_list()
+    )
     np.testing.assert_allclose(loaded(loaded.tokenizer(tf.constant(TEXTS))), outputs)
 
 
+class ExportModule(tf.Module):
+    """Holds tokenizers as tracked attributes and serves them as tf.functions."""
+
+    def __init__(self, word, pieces, wordpiece):
+        super().__init__()
+        self.word, self.pieces, self.wordpiece = word, pieces, wordpiece
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def encode(self, strings):
+        return self.word.tokenize(strings).to_tensor()
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def round_trip(self, strings):
+        return (
+            self.pieces.detokenize(self.pieces.tokenize(strings)),
+            self.wordpiece.detokenize(self.wordpiece.tokenize(strings)),
+        )
+
+
 def test_saved_model_export(tokenizers, tmp_path):
-    module = tf.Module()
-    module.word = tokenizers["word"]
-    module.pieces = tokenizers["sentencepiece"]
-    module.wordpiece = tokenizers["wordpiece"]
-    spec = [tf.TensorSpec([None], tf.string)]
-    module.encode = tf.function(lambda s: module.word.tokenize(s).to_tensor(), input_signature=spec)
-    module.round_trip = tf.function(
-        lambda s: (
-            module.pieces.detokenize(module.pieces.tokenize(s)),
-            module.wordpiece.detokenize(module.wordpiece.tokenize(s)),
-        ),
-        input_signature=spec,
+    module = ExportModule(
+        tokenizers["word"], tokenizers["sentencepiece"], tokenizers["wordpiece"]
     )
     path = str(tmp_path / "exported")
     tf.saved_model.save(module, path)
@@ -289,10 +314,24 @@ def test_vocabulary_limits_and_order():
     texts = ["b b b a a c", "d"]
     tokenizer = WordTokenizer.build(texts)
     assert tokenizer.get_vocabulary() == list(RESERVED_TOKENS) + ["b", "a", "c", "d"]
-    assert WordTokenizer.build(texts, max_vocabulary_size=6).get_vocabulary()[4:] == ["b", "a"]
-    assert WordTokenizer.build(texts, vocabulary_size=6).get_vocabulary()[4:] == ["b", "a"]
-    assert WordTokenizer.build(texts, min_frequency=2).get_vocabulary()[4:] == ["b", "a"]
-    assert WordTokenizer.build(["[UNK] x"]).get_vocabulary()[4:] == ["UNK", "[", "]", "x"]
+    assert WordTokenizer.build(texts, max_vocabulary_size=6).get_vocabulary()[4:] == [
+        "b",
+        "a",
+    ]
+    assert WordTokenizer.build(texts, vocabulary_size=6).get_vocabulary()[4:] == [
+        "b",
+        "a",
+    ]
+    assert WordTokenizer.build(texts, min_frequency=2).get_vocabulary()[4:] == [
+        "b",
+        "a",
+    ]
+    assert WordTokenizer.build(["[UNK] x"]).get_vocabulary()[4:] == [
+        "UNK",
+        "[",
+        "]",
+        "x",
+    ]
     with pytest.raises(ValueError, match="reserved"):
         WordTokenizer.build(texts, max_vocabulary_size=4)
     with pytest.raises(ValueError, match="reserved"):
@@ -339,7 +378,10 @@ def test_sentencepiece_rejects_models_with_other_ids():
 
     writer = io.BytesIO()
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(TEXTS * 3), model_writer=writer, vocab_size=70, minloglevel=2
+        sentence_iterator=iter(TEXTS * 3),
+        model_writer=writer,
+        vocab_size=70,
+        minloglevel=2,
     )
     with pytest.raises(ValueError, match="reserved|ids 0-3"):
         SentencePieceTokenizer(model=writer.getvalue())
