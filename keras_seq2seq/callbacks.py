@@ -79,3 +79,47 @@ class TeacherForcingSwitch(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.check == "epoch":
             self._maybe_switch(logs, f"the end of epoch {epoch + 1}")
+
+
+class BleuCallback(keras.callbacks.Callback):
+    """Computes corpus BLEU (and chrF) of validation translations at each epoch end.
+
+    Logs `val_bleu` and `val_chrf` into the epoch logs, so `EarlyStopping`,
+    `ModelCheckpoint` and `History` can use them (put this callback before them in
+    the list). Uses `model.translate` (the model's tokenizers) and sacrebleu.
+
+    Args:
+        sources: list of source strings.
+        references: list of reference translations (one str each).
+        method: decoding method of `model.translate`. Defaults to "greedy".
+        batch_size: sentences translated at once. Defaults to 256.
+        every: compute every this many epochs (others log nothing). Defaults to 1.
+        **decode_options: decoder options (`beam_width`, `length_penalty`, ...).
+    """
+
+    def __init__(self, sources, references, method="greedy", batch_size=256, every=1,
+                 **decode_options):
+        super().__init__()
+        if len(sources) != len(references) or not sources:
+            raise ValueError(
+                "`sources` and `references` must be non-empty and of the same length. "
+                f"Received: {len(sources)} sources, {len(references)} references")
+        self.sources = list(sources)
+        self.references = list(references)
+        self.method = method
+        self.batch_size = int(batch_size)
+        self.every = int(every)
+        self.decode_options = decode_options
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or (epoch + 1) % self.every:
+            return
+        from keras_seq2seq import evaluation
+
+        hypotheses = []
+        for start in range(0, len(self.sources), self.batch_size):
+            hypotheses.extend(self.model.translate(
+                self.sources[start:start + self.batch_size], method=self.method,
+                **self.decode_options))
+        logs["val_bleu"] = evaluation.corpus_bleu(hypotheses, self.references)
+        logs["val_chrf"] = evaluation.corpus_chrf(hypotheses, self.references)

@@ -166,3 +166,17 @@ def test_keras_file_round_trip(trained_reverse_model, tmp_path):
     np.testing.assert_array_equal(restored.generate(source).ids,
                                   trained_reverse_model.generate(source).ids)
     assert int(restored.optimizer.iterations) == int(trained_reverse_model.optimizer.iterations)
+
+
+def test_sampled_feedback_trains_and_is_keyed_on_the_step():
+    source, decoder_input, labels = reverse_task(n=128)
+    model = _small_model(teacher_forcing=0.0, teacher_forcing_feedback="sample",
+                         teacher_forcing_granularity="token")
+    a = model.scheduled_forward(source, decoder_input, tf.constant(0.0), 5)
+    b = model.scheduled_forward(source, decoder_input, tf.constant(0.0), 5)
+    np.testing.assert_array_equal(a, b)
+    c = model.scheduled_forward(source, decoder_input, tf.constant(0.0), 6)
+    assert not np.allclose(a, c)
+    model.compile(optimizer="adam")
+    history = model.fit((source, decoder_input), labels, batch_size=64, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
