@@ -43,6 +43,7 @@ require_tensorflow(__name__)
 PAD_ID, START_ID, END_ID = 0, 2, 3
 GRANULARITIES = ("batch", "token")
 FEEDBACKS = ("argmax", "sample")
+MODES = ("sequential", "parallel")
 
 
 @register
@@ -77,6 +78,15 @@ class Seq2Seq(keras.Model):
             coin per target token, Bengio et al. 2015). Defaults to "batch".
         teacher_forcing_feedback: "argmax" or "sample": the token fed back where
             the coin says "model". Defaults to "argmax".
+        teacher_forcing_mode: "sequential" (exact scheduled sampling: a step loop
+            that feeds each prediction to the next step) or "parallel" (Duckworth
+            et al. 2019: a teacher-forced pass without gradient predicts every
+            token at once, the predictions are mixed into the decoder inputs by the
+            same coins, and `parallel_passes` further passes refine them; the last
+            pass, with gradient, takes the fast teacher-forced path). Defaults to
+            "sequential".
+        parallel_passes: passes that produce the mixed inputs in "parallel" mode.
+            Defaults to 1.
         seed: key of every stateless random draw. Defaults to 0.
         max_decode_length: output cap of `generate` / `predict`. Defaults to 100.
         source_tokenizer: optional `keras_seq2seq.text.Tokenizer` of the source
@@ -99,13 +109,16 @@ class Seq2Seq(keras.Model):
                  attention_depth=1, attention_scale=False, input_feeding=False,
                  dropout=0.0, tie_embeddings=False, label_smoothing=0.0,
                  teacher_forcing=1.0, teacher_forcing_granularity="batch",
-                 teacher_forcing_feedback="argmax", seed=0, max_decode_length=100,
+                 teacher_forcing_feedback="argmax", teacher_forcing_mode="sequential",
+                 parallel_passes=1, seed=0, max_decode_length=100,
                  source_tokenizer=None, target_tokenizer=None, name="seq2seq",
                  **kwargs):
         encoder_units = units if encoder_units is None else encoder_units
         check_choice("teacher_forcing_granularity", teacher_forcing_granularity,
                      GRANULARITIES)
         check_choice("teacher_forcing_feedback", teacher_forcing_feedback, FEEDBACKS)
+        check_choice("teacher_forcing_mode", teacher_forcing_mode, MODES)
+        check_positive_int("parallel_passes", parallel_passes)
         label_smoothing = check_rate("label_smoothing", label_smoothing)
         check_positive_int("max_decode_length", max_decode_length)
         if isinstance(seed, bool) or not isinstance(seed, int):
@@ -169,6 +182,8 @@ class Seq2Seq(keras.Model):
         self.teacher_forcing = schedule
         self.teacher_forcing_granularity = teacher_forcing_granularity
         self.teacher_forcing_feedback = teacher_forcing_feedback
+        self.teacher_forcing_mode = teacher_forcing_mode
+        self.parallel_passes = parallel_passes
         self.seed = seed
         self.max_decode_length = max_decode_length
         self.source_tokenizer = source_tokenizer
@@ -244,6 +259,9 @@ class Seq2Seq(keras.Model):
                                 initial_state=states, training=training)
 
         def with_truth(use_truth):
+            if self.teacher_forcing_mode == "parallel":
+                return self._parallel_forward(decoder_input_ids, memory, mask, states,
+                                              use_truth, step, training)
             return self.decoder.run_loop(
                 decoder_input_ids, memory, mask, states, training=training,
                 use_truth=use_truth, feedback=self.teacher_forcing_feedback,
@@ -256,6 +274,38 @@ class Seq2Seq(keras.Model):
         coins = tf.random.stateless_uniform(
             tf.shape(decoder_input_ids), seed=self._step_key(step, 1))
         return tf.cond(ratio >= 1.0, teacher_forced, lambda: with_truth(coins < ratio))
+
+    def _parallel_forward(self, decoder_input_ids, memory, mask, states, use_truth,
+                          step, training):
+        """Parallel scheduled sampling (Duckworth et al. 2019).
+
+        Each pass runs the teacher-forced decoder on the current inputs without
+        gradient, takes its predictions (argmax or a sample), shifts them one step
+        right (the prediction made at step t-1 is the input of step t) and puts them
+        where the coins say "model"; the final pass, with gradient, trains on those
+        mixed inputs through the fast teacher-forced path.
+        """
+        use_truth = tf.logical_or(use_truth, tf.equal(
+            tf.range(tf.shape(decoder_input_ids)[1])[None, :], 0))
+        inputs = decoder_input_ids
+        for index in range(self.parallel_passes):
+            logits = tf.stop_gradient(self.decoder(
+                inputs, tf.stop_gradient(memory), memory_mask=mask,
+                initial_state=tf.nest.map_structure(tf.stop_gradient, states),
+                training=training))
+            if self.teacher_forcing_feedback == "sample":
+                key = tf.random.experimental.stateless_fold_in(
+                    self._step_key(step, 3), index)
+                flat = tf.reshape(logits, [-1, tf.shape(logits)[-1]])
+                predicted = tf.reshape(
+                    tf.cast(tf.random.stateless_categorical(flat, 1, seed=key), tf.int32),
+                    tf.shape(decoder_input_ids))
+            else:
+                predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
+            shifted = tf.concat([decoder_input_ids[:, :1], predicted[:, :-1]], axis=1)
+            inputs = tf.where(use_truth, decoder_input_ids, shifted)
+        return self.decoder(inputs, memory, memory_mask=mask, initial_state=states,
+                            training=training)
 
     def free_running_logits(self, source_ids, decoder_input_ids, training=False):
         """Logits when every step is fed the model's own argmax (ratio 0)."""
@@ -482,6 +532,8 @@ class Seq2Seq(keras.Model):
             "teacher_forcing": schedules.serialize(self.teacher_forcing),
             "teacher_forcing_granularity": self.teacher_forcing_granularity,
             "teacher_forcing_feedback": self.teacher_forcing_feedback,
+            "teacher_forcing_mode": self.teacher_forcing_mode,
+            "parallel_passes": self.parallel_passes,
             "seed": self.seed,
             "max_decode_length": self.max_decode_length,
             "source_tokenizer": _serialize_optional(self.source_tokenizer),

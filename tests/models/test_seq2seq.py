@@ -180,3 +180,27 @@ def test_sampled_feedback_trains_and_is_keyed_on_the_step():
     model.compile(optimizer="adam")
     history = model.fit((source, decoder_input), labels, batch_size=64, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_parallel_scheduled_sampling_mixes_shifted_predictions():
+    source, decoder_input, labels = reverse_task(n=8)
+    model = _small_model(teacher_forcing=0.5, teacher_forcing_granularity="token",
+                         teacher_forcing_mode="parallel", parallel_passes=2)
+    got = model.scheduled_forward(source, decoder_input, tf.constant(0.5), 4)
+    # Reference: the same two passes written out with numpy.
+    coins = tf.random.stateless_uniform(decoder_input.shape, seed=model._step_key(4, 1))
+    use_truth = coins.numpy() < 0.5
+    use_truth[:, 0] = True
+    inputs = decoder_input
+    for _ in range(2):
+        predicted = np.argmax(model((source, inputs)).numpy(), -1)
+        shifted = np.concatenate([decoder_input[:, :1], predicted[:, :-1]], 1)
+        inputs = np.where(use_truth, decoder_input, shifted)
+    np.testing.assert_allclose(got, model((source, inputs)), atol=1e-5)
+    np.testing.assert_allclose(
+        model.scheduled_forward(source, decoder_input, tf.constant(1.0), 4),
+        model((source, decoder_input)), atol=1e-6)
+    model.compile(optimizer="adam")
+    history = model.fit((source, decoder_input), labels, batch_size=4, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert ks.Seq2Seq.from_config(model.get_config()).teacher_forcing_mode == "parallel"
