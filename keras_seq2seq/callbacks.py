@@ -123,3 +123,44 @@ class BleuCallback(keras.callbacks.Callback):
                 **self.decode_options))
         logs["val_bleu"] = evaluation.corpus_bleu(hypotheses, self.references)
         logs["val_chrf"] = evaluation.corpus_chrf(hypotheses, self.references)
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training once a wall-clock budget is spent (checked after every batch).
+
+    For "what does the model reach in N minutes" runs: training stops at the first
+    batch end past the budget, and the epoch in progress ends there (its logs and
+    the callbacks' `on_epoch_end` still run, so `BleuCallback` scores it).
+
+    Args:
+        minutes: the training budget in minutes, > 0.
+        verbose: print a line when the budget stops training. Defaults to 1.
+    """
+
+    def __init__(self, minutes, verbose=1):
+        super().__init__()
+        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes <= 0:
+            raise ValueError(f"`minutes` must be a positive number. Received: minutes={minutes!r}")
+        self.minutes = float(minutes)
+        self.verbose = verbose
+        self.started = None
+        self.stopped_at = None
+
+    def on_train_begin(self, logs=None):
+        import time
+
+        self.started = time.monotonic()
+
+    @property
+    def elapsed_minutes(self):
+        """Minutes since training began."""
+        import time
+
+        return (time.monotonic() - self.started) / 60.0 if self.started else 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.elapsed_minutes >= self.minutes and not self.model.stop_training:
+            self.model.stop_training = True
+            self.stopped_at = self.elapsed_minutes
+            if self.verbose:
+                print(f"\nTimeBudget: {self.minutes:g} minutes spent; stopping training.")

@@ -37,3 +37,18 @@ def test_bleu_callback_checks_lengths():
 def test_switch_arguments_are_checked(bad, name):
     with pytest.raises(ValueError, match=name):
         ks.TeacherForcingSwitch(**bad)
+
+
+def test_time_budget_stops_training(trained_reverse_model):
+    from tests.conftest import reverse_task
+
+    source, decoder_input, labels = reverse_task(n=256)
+    model = ks.Seq2Seq(12, 12, embedding_dim=8, units=16)
+    model.compile(optimizer="adam")
+    budget = ks.TimeBudget(minutes=1e-9, verbose=0)
+    model.fit((source, decoder_input), labels, batch_size=32, epochs=5,
+              callbacks=[budget], verbose=0)
+    assert int(model.optimizer.iterations) == 1
+    assert budget.stopped_at is not None
+    with pytest.raises(ValueError, match="minutes"):
+        ks.TimeBudget(minutes=0)
