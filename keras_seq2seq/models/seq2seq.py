@@ -471,7 +471,8 @@ class Seq2Seq(keras.Model):
         if function is None:
             function = tf.function(
                 lambda ids, length: self._generate(ids, length, method, key[1]),
-                reduce_retracing=True)
+                input_signature=[tf.TensorSpec([None, None], tf.int32),
+                                 tf.TensorSpec([], tf.int32)])
             self._generate_functions[key] = function
         return function(source_ids, tf.constant(max_length, tf.int32))
 
