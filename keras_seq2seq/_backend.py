@@ -26,6 +26,7 @@ def require_tensorflow(component):
             f"{component} needs the TensorFlow backend of Keras, but "
             f"KERAS_BACKEND={backend!r}. The parts that need TensorFlow are: "
             f"{TENSORFLOW_PARTS}. The attention layers "
-            "(keras_seq2seq.layers.DotAttention, GeneralAttention, ConcatAttention) run "
+            "(keras_seq2seq.layers.DotAttention, GeneralAttention, ConcatAttention, "
+            "LocalAttention) run "
             "on any backend. Set KERAS_BACKEND=tensorflow to use the rest."
         )

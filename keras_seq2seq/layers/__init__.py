@@ -11,6 +11,8 @@ from keras_seq2seq.layers.attention import (
     masked_softmax,
 )
 
+from keras_seq2seq.layers.local_attention import LocalAttention
+
 ATTENTION_SCORES = {
     "dot": DotAttention,
     "general": GeneralAttention,
@@ -22,6 +24,7 @@ __all__ = [
     "ConcatAttention",
     "DotAttention",
     "GeneralAttention",
+    "LocalAttention",
     "LuongAttention",
     "masked_softmax",
 ]

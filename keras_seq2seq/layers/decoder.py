@@ -37,11 +37,13 @@ from keras_seq2seq.layers.attention import (
     GeneralAttention,
     LuongAttention,
 )
+from keras_seq2seq.layers.local_attention import LocalAttention
 
 require_tensorflow(__name__)
 
 CELL_TYPES = ("lstm", "gru")
 ATTENTION_NAMES = ("dot", "general", "concat")
+LOCAL_MODES = (None, "monotonic", "predictive")
 
 
 def check_choice(name, value, choices):
@@ -72,15 +74,19 @@ def make_rnn(cell_type, units, name, go_backwards=False):
                        go_backwards=go_backwards, name=name)
 
 
-def make_attention(attention, units, depth=1, scale=False, name="attention"):
+def make_attention(attention, units, depth=1, scale=False, local=None, window=10,
+                   name="attention"):
     """An attention layer from a score name or a layer config.
 
     Args:
         attention: "dot", "general", "concat", a `LuongAttention` instance, or its
             serialized config.
-        units: width of concat's tanh layers.
+        units: width of concat's tanh layers (and of local-p's position network).
         depth: number of concat's tanh layers.
         scale: scale the dot score by 1/√d.
+        local: None (global attention), "monotonic" (local-m) or "predictive"
+            (local-p), Luong et al. 2015.
+        window: half-width D of the local window.
         name: layer name.
 
     Returns:
@@ -91,6 +97,10 @@ def make_attention(attention, units, depth=1, scale=False, name="attention"):
     if isinstance(attention, dict):
         return keras.saving.deserialize_keras_object(attention)
     check_choice("attention", attention, ATTENTION_NAMES)
+    check_choice("local_attention", local, LOCAL_MODES)
+    if local is not None:
+        return LocalAttention(score=attention, mode=local, window=window, units=units,
+                              depth=depth, scale=scale, name=name)
     if attention == "dot":
         return DotAttention(scale=scale, name=name)
     if attention == "general":
@@ -113,6 +123,9 @@ class AttentionDecoder(keras.layers.Layer):
         attention_units: width of concat's tanh layers. Defaults to `units`.
         attention_depth: number of concat's tanh layers. Defaults to 1.
         attention_scale: scale the dot score by 1/√d. Defaults to False.
+        local_attention: None (global), "monotonic" (local-m: window centred on
+            the time index) or "predictive" (local-p). Defaults to None.
+        attention_window: half-width D of the local window. Defaults to 10.
         input_feeding: feed the previous attentional vector h̃_{t-1} into the RNN
             input (Luong 2015). Defaults to False.
         dropout: dropout rate on the embeddings, between RNN layers and on h̃.
@@ -138,7 +151,8 @@ class AttentionDecoder(keras.layers.Layer):
 
     def __init__(self, vocabulary_size, embedding_dim=128, units=256, num_layers=1,
                  cell_type="lstm", attention="general", attention_units=None,
-                 attention_depth=1, attention_scale=False, input_feeding=False,
+                 attention_depth=1, attention_scale=False, local_attention=None,
+                 attention_window=10, input_feeding=False,
                  dropout=0.0, tie_embeddings=False, start_id=2, **kwargs):
         super().__init__(**kwargs)
         self.vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
@@ -150,6 +164,8 @@ class AttentionDecoder(keras.layers.Layer):
             "attention_units", attention_units if attention_units is not None else units)
         self.attention_depth = check_positive_int("attention_depth", attention_depth)
         self.attention_scale = bool(attention_scale)
+        self.local_attention = check_choice("local_attention", local_attention, LOCAL_MODES)
+        self.attention_window = int(attention_window)
         self.input_feeding = bool(input_feeding)
         self.dropout = check_rate("dropout", dropout)
         self.tie_embeddings = bool(tie_embeddings)
@@ -161,7 +177,8 @@ class AttentionDecoder(keras.layers.Layer):
             make_rnn(cell_type, units, name=f"{cell_type}_{i}") for i in range(num_layers)
         ]
         self.attention = make_attention(
-            attention, self.attention_units, attention_depth, attention_scale)
+            attention, self.attention_units, attention_depth, attention_scale,
+            local=local_attention, window=self.attention_window)
         self.attention_name = (
             attention if isinstance(attention, str)
             else keras.saving.serialize_keras_object(self.attention)
@@ -220,8 +237,14 @@ class AttentionDecoder(keras.layers.Layer):
         zeros = tf.zeros([batch_size, self.units], self.compute_dtype)
         return [[zeros] * per_layer for _ in range(self.num_layers)]
 
+    def _attend(self, query, memory, memory_mask, keys, positions=None):
+        if isinstance(self.attention, LocalAttention):
+            return self.attention(query, memory, values_mask=memory_mask, keys=keys,
+                                  positions=positions)
+        return self.attention(query, memory, values_mask=memory_mask, keys=keys)
+
     def _hidden_step(self, embedded, rnn_states, attentional, memory, keys, memory_mask,
-                     training=None):
+                     training=None, positions=None):
         """One step up to the attentional vector (no vocabulary projection).
 
         Args:
@@ -231,6 +254,7 @@ class AttentionDecoder(keras.layers.Layer):
             memory, keys, memory_mask: encoder outputs, `attention.precompute(memory)`
                 and the source mask.
             training: Python bool or None.
+            positions: int `(batch_size,)` time index (local-m attention).
 
         Returns:
             `(attentional, rnn_states, attention_weights)`.
@@ -245,7 +269,7 @@ class AttentionDecoder(keras.layers.Layer):
             new_states.append(list(states))
             if i < self.num_layers - 1:
                 x = self.dropout_layer(x, training=training)
-        context, weights = self.attention(x, memory, values_mask=memory_mask, keys=keys)
+        context, weights = self._attend(x, memory, memory_mask, keys, positions)
         attentional = self.attentional_dense(ops.concatenate([context, x], axis=-1))
         return attentional, new_states, weights
 
@@ -296,7 +320,7 @@ class AttentionDecoder(keras.layers.Layer):
         embedded = self.embed(token_ids)
         attentional, rnn_states, weights = self._hidden_step(
             embedded, state["rnn"], state["attentional"], state["memory"],
-            state["keys"], state["memory_mask"], training=False)
+            state["keys"], state["memory_mask"], training=False, positions=state["time"])
         new_state = dict(state)
         new_state.update(rnn=rnn_states, attentional=attentional, time=state["time"] + 1)
         return self.project(attentional), new_state, tf.cast(weights, tf.float32)
@@ -318,7 +342,7 @@ class AttentionDecoder(keras.layers.Layer):
             if i < self.num_layers - 1:
                 x = self.dropout_layer(x, training=training)
         keys = self.attention.precompute(memory)
-        context, weights = self.attention(x, memory, values_mask=memory_mask, keys=keys)
+        context, weights = self._attend(x, memory, memory_mask, keys)
         attentional = self.attentional_dense(ops.concatenate([context, x], axis=-1))
         logits = self.project(self.dropout_layer(attentional, training=training))
         return (logits, weights) if return_attention else logits
@@ -370,7 +394,7 @@ class AttentionDecoder(keras.layers.Layer):
                 embedded = embedded_time_major[t]
             attentional, rnn_states, weights = self._hidden_step(
                 embedded, rnn_states, attentional, memory, keys, memory_mask,
-                training=training)
+                training=training, positions=tf.fill([batch_size], t))
             if scheduled:
                 step_logits = self.project(tf.stop_gradient(attentional))
                 if feedback == "sample":
@@ -412,6 +436,8 @@ class AttentionDecoder(keras.layers.Layer):
             "attention_units": self.attention_units,
             "attention_depth": self.attention_depth,
             "attention_scale": self.attention_scale,
+            "local_attention": self.local_attention,
+            "attention_window": self.attention_window,
             "input_feeding": self.input_feeding,
             "dropout": self.dropout,
             "tie_embeddings": self.tie_embeddings,

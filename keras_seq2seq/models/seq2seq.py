@@ -65,6 +65,9 @@ class Seq2Seq(keras.Model):
         attention_units: width of concat's tanh layers. Defaults to `units`.
         attention_depth: number of concat's tanh layers. Defaults to 1.
         attention_scale: scale the dot score by 1/√d. Defaults to False.
+        local_attention: None (global attention), "monotonic" (local-m) or
+            "predictive" (local-p), Luong et al. 2015. Defaults to None.
+        attention_window: half-width D of the local window. Defaults to 10.
         input_feeding: feed h̃_{t-1} into the decoder RNN (Luong 2015). Defaults to
             False.
         dropout: dropout rate. Defaults to 0.
@@ -106,7 +109,8 @@ class Seq2Seq(keras.Model):
     def __init__(self, source_vocabulary_size, target_vocabulary_size, embedding_dim=128,
                  units=256, encoder_units=None, num_layers=1, cell_type="lstm",
                  bidirectional=False, attention="general", attention_units=None,
-                 attention_depth=1, attention_scale=False, input_feeding=False,
+                 attention_depth=1, attention_scale=False, local_attention=None,
+                 attention_window=10, input_feeding=False,
                  dropout=0.0, tie_embeddings=False, label_smoothing=0.0,
                  teacher_forcing=1.0, teacher_forcing_granularity="batch",
                  teacher_forcing_feedback="argmax", teacher_forcing_mode="sequential",
@@ -146,7 +150,8 @@ class Seq2Seq(keras.Model):
             target_vocabulary_size, embedding_dim=embedding_dim, units=units,
             num_layers=num_layers, cell_type=cell_type, attention=attention,
             attention_units=attention_units, attention_depth=attention_depth,
-            attention_scale=attention_scale, input_feeding=input_feeding,
+            attention_scale=attention_scale, local_attention=local_attention,
+            attention_window=attention_window, input_feeding=input_feeding,
             dropout=dropout, tie_embeddings=tie_embeddings, name="decoder")
 
         # --- functional graph
@@ -175,6 +180,8 @@ class Seq2Seq(keras.Model):
         self.attention_units = attention_units
         self.attention_depth = attention_depth
         self.attention_scale = attention_scale
+        self.local_attention = local_attention
+        self.attention_window = attention_window
         self.input_feeding = input_feeding
         self.dropout = dropout
         self.tie_embeddings = tie_embeddings
@@ -526,6 +533,8 @@ class Seq2Seq(keras.Model):
             "attention_units": self.attention_units,
             "attention_depth": self.attention_depth,
             "attention_scale": self.attention_scale,
+            "local_attention": self.local_attention,
+            "attention_window": self.attention_window,
             "input_feeding": self.input_feeding,
             "dropout": self.dropout,
             "tie_embeddings": self.tie_embeddings,

@@ -12,6 +12,10 @@ CONFIGS = [
     dict(cell_type="lstm", attention="dot", input_feeding=True, tie_embeddings=True,
          embedding_dim=16),
     dict(cell_type="gru", attention="dot", attention_scale=True, input_feeding=True),
+    dict(cell_type="lstm", attention="general", local_attention="monotonic",
+         attention_window=1),
+    dict(cell_type="gru", attention="concat", local_attention="predictive",
+         attention_window=2, input_feeding=True),
 ]
 
 

@@ -62,3 +62,28 @@ def test_keras_round_trip_keeps_tokenizers_and_translations(trained_text_model, 
         trained_text_model.source_tokenizer.get_vocabulary()
     assert restored.translate(TEXTS) == trained_text_model.translate(TEXTS)
     assert int(restored.optimizer.iterations) == int(trained_text_model.optimizer.iterations)
+
+
+@pytest.mark.parametrize("local", ["monotonic", "predictive"])
+def test_local_attention_models_train_decode_and_save(local, tmp_path):
+    from tests.conftest import reverse_task
+
+    source, decoder_input, labels = reverse_task(n=128)
+    model = ks.Seq2Seq(12, 12, embedding_dim=8, units=16, local_attention=local,
+                       attention_window=2, teacher_forcing=0.5,
+                       teacher_forcing_granularity="token")
+    model.compile(optimizer="adam")
+    model.fit((source, decoder_input), labels, batch_size=64, epochs=1, verbose=0)
+    greedy = model.generate(source[:4], max_length=8)
+    beam = model.generate(source[:4], max_length=8, method="beam", beam_width=1)
+    np.testing.assert_array_equal(beam.ids[:, 0], greedy.ids)
+    if local == "monotonic":
+        # Step t attends only to source positions within t ± 2.
+        weights = greedy.attention.numpy()
+        for t in range(6):
+            outside = [s for s in range(6) if abs(s - t) > 2]
+            assert (weights[:, t, outside] == 0).all()
+    path = tmp_path / "local.keras"
+    model.save(path)
+    restored = keras.models.load_model(path)
+    np.testing.assert_array_equal(restored.generate(source[:4], max_length=8).ids, greedy.ids)
