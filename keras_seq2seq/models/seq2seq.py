@@ -473,11 +473,13 @@ class Seq2Seq(keras.Model):
         max_length = self.max_decode_length if max_length is None else max_length
         check_positive_int("max_length", max_length)
         get_decoder(method)
-        key = (method, tuple(sorted(options.items())))
+        frozen = tuple(sorted(options.items()))
+        # A string key: SavedModel tracking only walks dicts with string keys.
+        key = f"{method}:{frozen!r}"
         function = self._generate_functions.get(key)
         if function is None:
             function = tf.function(
-                lambda ids, length: self._generate(ids, length, method, key[1]),
+                lambda ids, length: self._generate(ids, length, method, frozen),
                 input_signature=[tf.TensorSpec([None, None], tf.int32),
                                  tf.TensorSpec([], tf.int32)])
             self._generate_functions[key] = function

@@ -1,0 +1,404 @@
+"""SavedModel export of a translator: endpoints, fresh-process loading, CLI, safety.
+
+One tiny model (embedding 8, units 16, random weights large enough to give varied
+outputs, no training) is exported once per module; the slow tests start fresh Python
+processes (saved_model_cli, a consumer that never imports keras_seq2seq).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_seq2seq as ks
+from keras_seq2seq import export
+from keras_seq2seq.export import export_translator, load_translator, state_layout
+from keras_seq2seq.text import CharacterTokenizer
+
+SOURCES = ["3 March 2023", "Mar 3, 23", "03/03/2023", "the 25th of December, 1999"]
+TARGETS = ["2023-03-03", "1999-12-25", "2000-01-01"]
+TEXTS = SOURCES + ["", "   ", "4 April", "zzz ÿ", "1", "\u3000\t", "December 1999"]
+MAX_LENGTH = 10
+BIN = os.path.dirname(sys.executable)
+
+
+def _randomize(model, seed=0):
+    rng = np.random.default_rng(seed)
+    for variable in model.trainable_weights:
+        variable.assign(rng.normal(0.0, 0.8, variable.shape).astype("float32"))
+
+
+def _tiny_model(with_tokenizers=True, seed=0, **kwargs):
+    source = CharacterTokenizer.from_texts(SOURCES, name="source_tokenizer")
+    target = CharacterTokenizer.from_texts(TARGETS, name="target_tokenizer")
+    keras.utils.set_random_seed(seed)
+    tokenizers = ({"source_tokenizer": source, "target_tokenizer": target}
+                  if with_tokenizers else {})
+    model = ks.Seq2Seq(source.vocabulary_size, target.vocabulary_size, embedding_dim=8,
+                       units=16, max_decode_length=MAX_LENGTH, **tokenizers, **kwargs)
+    _randomize(model, seed)
+    return model, source
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return _tiny_model()
+
+
+@pytest.fixture(scope="module")
+def exported(tiny, tmp_path_factory):
+    model, _ = tiny
+    path = str(tmp_path_factory.mktemp("export") / "translator")
+    assert export_translator(model, path) == path
+    return path
+
+
+@pytest.fixture(scope="module")
+def restored(exported):
+    import tensorflow_text  # noqa: F401
+
+    return tf.saved_model.load(exported)
+
+
+def _run(args, timeout=120):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def _strings(tensor):
+    return [value.decode("utf-8") for value in np.asarray(tensor).tolist()]
+
+
+# ----------------------------------------------------------------- fresh process
+CONSUMER = r"""
+import json, sys
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow.python.framework import op_def_registry
+
+path, texts = sys.argv[1], json.loads(sys.argv[2])
+proto = saved_model_pb2.SavedModel()
+with open(path + "/saved_model.pb", "rb") as f:
+    proto.ParseFromString(f.read())
+graph = proto.meta_graphs[0].graph_def
+functions = {f.signature.name for f in graph.library.function}
+ops = {n.op for n in graph.node} | {n.op for f in graph.library.function
+                                     for n in f.node_def}
+not_core = sorted(op for op in ops - functions if op_def_registry.get(op) is None)
+
+import tensorflow_text  # registers the tokenizers' ops
+not_text = sorted(op for op in not_core if op_def_registry.get(op) is None)
+loaded = tf.saved_model.load(path)
+out = loaded.translate(tf.constant(texts))
+signature = loaded.signatures["serving_default"](texts=tf.constant(texts))
+print(json.dumps({
+    "keras_seq2seq_imported": any(m.split(".")[0] == "keras_seq2seq" for m in sys.modules),
+    "not_core": not_core,
+    "not_text": not_text,
+    "translations": [t.decode("utf-8") for t in out["translations"].numpy().tolist()],
+    "serving_default": [t.decode("utf-8")
+                        for t in signature["translations"].numpy().tolist()],
+    "lengths": out["lengths"].numpy().tolist(),
+    "signatures": sorted(loaded.signatures),
+}))
+"""
+
+
+@pytest.mark.slow
+def test_fresh_process_without_the_package_gives_the_same_strings(tiny, exported):
+    model, _ = tiny
+    result = _run([sys.executable, "-c", CONSUMER, exported, json.dumps(TEXTS)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["keras_seq2seq_imported"] is False
+    # Only core TF ops, plus tensorflow-text's (NFKC normalisation here).
+    assert report["not_text"] == []
+    assert set(report["not_core"]) <= {"NormalizeUTF8", "CaseFoldUTF8"}
+    expected = model.translate(TEXTS)
+    assert report["translations"] == expected
+    assert report["serving_default"] == expected
+    for i, text in enumerate(TEXTS):
+        if not text.strip():
+            assert report["translations"][i] == "" and report["lengths"][i] == 0
+    assert {"serving_default", "translate", "translate_ids", "encode",
+            "decode_step", "tokenize", "detokenize"} <= set(report["signatures"])
+
+
+def test_load_translator_and_endpoint_outputs(tiny, exported):
+    model, _ = tiny
+    translator = load_translator(exported)
+    assert translator.translate(TEXTS) == model.translate(TEXTS)
+    assert translator.translate("3 March 2023") == model.translate("3 March 2023")
+    assert translator.translate([]) == []
+    full = translator.translate_full(TEXTS)
+    batch = len(TEXTS)
+    assert full["tokens"].shape == (batch, MAX_LENGTH) and full["tokens"].dtype == np.int32
+    assert full["lengths"].shape == (batch,) and full["scores"].dtype == np.float32
+    width = max(len(t) for t in TEXTS if t.strip())
+    assert full["attention"].shape == (batch, MAX_LENGTH, width)
+    blank = np.array([not t.strip() for t in TEXTS])
+    assert (full["lengths"][blank] == 0).all() and (full["scores"][blank] == 0).all()
+    assert not full["tokens"][blank].any() and not full["attention"][blank].any()
+    assert translator.metadata["decoding"] == "greedy"
+    assert translator.metadata["max_length"] == MAX_LENGTH
+    # All blank, and an empty batch.
+    assert translator.translate(["", " "]) == ["", ""]
+    empty = translator.module.translate(tf.constant([], tf.string))
+    assert empty["translations"].shape == (0,) and empty["tokens"].shape == (0, MAX_LENGTH)
+
+
+def test_translate_ids_matches_generate(tiny, restored):
+    model, source = tiny
+    ids = source.tokenize([t for t in TEXTS if t.strip()]).to_tensor()
+    expected = model.generate(ids)
+    out = restored.translate_ids(ids)
+    np.testing.assert_array_equal(out["tokens"], expected.ids)
+    np.testing.assert_array_equal(out["lengths"], expected.lengths)
+    np.testing.assert_allclose(out["scores"], expected.scores, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(out["attention"], expected.attention, atol=1e-6)
+    # An all-pad row is an empty source: forced empty. Ts == 0 is padded to 1.
+    padded = tf.concat([ids, tf.zeros([1, ids.shape[1]], tf.int32)], axis=0)
+    out = restored.translate_ids(padded)
+    np.testing.assert_array_equal(out["tokens"][:-1], expected.ids)
+    assert int(out["lengths"][-1]) == 0 and not out["tokens"][-1].numpy().any()
+    out = restored.translate_ids(tf.zeros([2, 0], tf.int32))
+    assert out["tokens"].shape == (2, MAX_LENGTH) and not out["lengths"].numpy().any()
+    with pytest.raises(tf.errors.InvalidArgumentError, match="vocabulary size"):
+        restored.translate_ids(tf.constant([[model.source_vocabulary_size]]))
+
+
+def test_tokenize_and_detokenize_endpoints(tiny, restored):
+    model, source = tiny
+    ids = restored.tokenize(tf.constant(["3 March", "  "]))["source_ids"].numpy()
+    np.testing.assert_array_equal(ids[0], source.tokenize("3 March").numpy())
+    assert not ids[1].any()  # whitespace-only: no token
+    target_ids = model.generate(ids[:1]).ids
+    texts = restored.detokenize(target_ids)["texts"]
+    assert _strings(texts) == _strings(model.target_tokenizer.detokenize(target_ids))
+
+
+def test_encode_and_decode_step_loop_equals_greedy(tiny, restored):
+    model, source = tiny
+    ids = source.tokenize(SOURCES).to_tensor()
+    expected = model.generate(ids)
+    state = restored.signatures["encode"](source_ids=ids)
+    assert set(state) == set(state_layout(model))
+    step = restored.signatures["decode_step"]
+    tokens = tf.fill([len(SOURCES)], 2)  # [START]
+    finished = np.zeros(len(SOURCES), bool)
+    outputs = []
+    for _ in range(MAX_LENGTH):
+        out = step(token_ids=tokens, **state)
+        state = {name: out[name] for name in state}
+        assert out["logits"].shape == (len(SOURCES), model.target_vocabulary_size)
+        assert out["attention"].shape == (len(SOURCES), ids.shape[1])
+        next_tokens = np.argmax(out["logits"].numpy(), axis=-1).astype("int32")
+        next_tokens[finished] = 0
+        outputs.append(next_tokens)
+        finished |= next_tokens == 3
+        tokens = tf.constant(next_tokens)
+        if finished.all():
+            break
+    greedy = np.stack(outputs, axis=1)
+    np.testing.assert_array_equal(greedy, expected.ids.numpy()[:, :greedy.shape[1]])
+    assert int(out["time"].numpy()[0]) == len(outputs)
+
+
+@pytest.mark.slow
+def test_beam_exports_match_model_translate(tiny, tmp_path):
+    model, _ = tiny
+    import tensorflow_text  # noqa: F401
+
+    one = export_translator(model, str(tmp_path / "beam1"), beam_width=1)
+    loaded = tf.saved_model.load(one)
+    greedy = model.translate(TEXTS)
+    out = loaded.translate(tf.constant(TEXTS))
+    assert _strings(out["translations"]) == greedy
+
+    three = export_translator(model, str(tmp_path / "beam3"), beam_width=3,
+                              length_penalty=0.6)
+    translator = load_translator(three)
+    expected = model.translate(TEXTS, method="beam", beam_width=3, length_penalty=0.6)
+    assert translator.translate(TEXTS) == expected
+    assert translator.metadata["beam_width"] == 3
+    assert translator.metadata["options"] == {"beam_width": 3, "length_penalty": 0.6}
+
+
+@pytest.mark.slow
+def test_saved_model_cli_show_and_run(exported):
+    cli = [os.path.join(BIN, "saved_model_cli")]
+    if not os.path.exists(cli[0]):  # the same program, from the tensorflow package
+        cli = [sys.executable, "-c", "import sys; from tensorflow.python.tools."
+               "saved_model_cli import main; sys.argv[0] = 'x'; sys.exit(main())"]
+    shown = _run(cli + ["show", "--dir", exported, "--all"])
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    for name in ("serving_default", "translate", "translate_ids", "decode_step"):
+        assert f"signature_def['{name}']" in shown.stdout
+    assert "inputs['texts']" in shown.stdout and "outputs['translations']" in shown.stdout
+
+    # saved_model_cli itself cannot load tensorflow-text's ops ...
+    args = ["run", "--dir", exported, "--tag_set", "serve", "--signature_def",
+            "translate", "--input_exprs", 'texts=["3 March 2023", ""]']
+    plain = _run(cli + args)
+    assert plain.returncode != 0 and "NormalizeUTF8" in plain.stderr
+    # ... the documented one-liner imports tensorflow_text, then runs the CLI.
+    wrapped = _run([sys.executable, "-c", export.SAVED_MODEL_CLI_WITH_TF_TEXT] + args)
+    assert wrapped.returncode == 0, wrapped.stderr[-3000:]
+    assert "Result for output key translations:" in wrapped.stdout
+
+
+def test_tfsm_layer_in_a_keras_model(tiny, exported):
+    model, _ = tiny
+    layer = keras.layers.TFSMLayer(exported, call_endpoint="serving_default")
+    inputs = keras.Input(shape=(), dtype="string", name="texts")
+    outputs = layer(inputs)
+    wrapper = keras.Model(inputs, outputs["translations"])
+    assert _strings(wrapper(tf.constant(TEXTS))) == model.translate(TEXTS)
+
+
+def _graph_ops(path):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+        proto.ParseFromString(f.read())
+    graph = proto.meta_graphs[0].graph_def
+    return {n.op for n in graph.node} | {n.op for f in graph.library.function
+                                         for n in f.node_def}
+
+
+def test_ids_only_export_is_portable_even_when_traced_with_a_gpu(tmp_path, monkeypatch):
+    """No tokenizers: id endpoints only. A bidirectional GRU encoder traced while
+    Keras believes a GPU is present must still not contain cuDNN ops."""
+    import importlib
+
+    model, source = _tiny_model(with_tokenizers=False, seed=1, cell_type="gru",
+                                bidirectional=True, encoder_units=8)
+    ids = source.tokenize(SOURCES).to_tensor()
+    expected = model.generate(ids).ids  # before pretending to have a GPU
+    rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
+    monkeypatch.setattr(rnn, "_is_gpu_available", lambda: True)
+    path = export_translator(model, str(tmp_path / "ids_only"))
+    monkeypatch.undo()
+    assert not [op for op in _graph_ops(path) if "Cudnn" in op]
+    assert all(layer.use_cudnn == "auto" for layer in model._flatten_layers()
+               if hasattr(layer, "use_cudnn"))  # restored
+    loaded = tf.saved_model.load(path)
+    assert "translate" not in loaded.signatures
+    out = loaded.signatures["serving_default"](source_ids=ids)
+    np.testing.assert_array_equal(out["tokens"], expected)
+    with pytest.raises(ValueError, match="no 'translate' endpoint"):
+        load_translator(path).translate(["x"])
+
+
+# ----------------------------------------------------------------- safety
+def test_overwrite_is_refused_then_allowed(tiny, exported, tmp_path):
+    model, _ = tiny
+    before = sorted(os.listdir(exported))
+    with pytest.raises(FileExistsError, match="overwrite=True") as info:
+        export_translator(model, exported)
+    assert exported in str(info.value)
+    assert sorted(os.listdir(exported)) == before
+
+    path = tmp_path / "replaced"
+    path.mkdir()
+    (path / "old.txt").write_text("old")
+    export_translator(model, str(path), overwrite=True)
+    assert not (path / "old.txt").exists() and (path / "saved_model.pb").exists()
+    assert sorted(os.listdir(tmp_path)) == ["replaced"]  # no temporary left
+    assert load_translator(path).translate(["4 April"]) == model.translate(["4 April"])
+
+
+def test_failure_mid_export_leaves_nothing(tiny, tmp_path, monkeypatch):
+    model, _ = tiny
+    real_save = tf.saved_model.save
+
+    def broken_save(obj, export_dir, *args, **kwargs):
+        with open(os.path.join(export_dir, "saved_model.pb"), "wb") as f:
+            f.write(b"partial")
+        raise RuntimeError("disk full (simulated)")
+
+    monkeypatch.setattr(tf.saved_model, "save", broken_save)
+    path = tmp_path / "translator"
+    with pytest.raises(RuntimeError, match="simulated"):
+        export_translator(model, str(path))
+    assert os.listdir(tmp_path) == []
+
+    # With overwrite=True, the previous export survives a failed one.
+    monkeypatch.setattr(tf.saved_model, "save", real_save)
+    export_translator(model, str(path))
+    monkeypatch.setattr(tf.saved_model, "save", broken_save)
+    with pytest.raises(RuntimeError, match="simulated"):
+        export_translator(model, str(path), overwrite=True)
+    assert os.listdir(tmp_path) == ["translator"]
+    assert load_translator(path).translate(["1"]) == model.translate(["1"])
+
+
+def test_load_translator_errors_name_the_path(exported, tmp_path):
+    missing = str(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        load_translator(missing)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="no saved_model.pb") as info:
+        load_translator(empty)
+    assert str(empty) in str(info.value)
+    a_file = tmp_path / "model.keras"
+    a_file.write_bytes(b"x")
+    with pytest.raises(ValueError, match="not a SavedModel directory"):
+        load_translator(a_file)
+
+    import shutil
+
+    for name, damage in (("truncated", lambda data: data[: len(data) // 2]),
+                         ("garbage", lambda data: os.urandom(len(data)))):
+        broken = tmp_path / name
+        shutil.copytree(exported, broken)
+        pb = broken / "saved_model.pb"
+        pb.write_bytes(damage(pb.read_bytes()))
+        with pytest.raises(ValueError, match="truncated or corrupted") as info:
+            load_translator(broken)
+        assert str(broken) in str(info.value)
+
+
+# ----------------------------------------------------------------- arguments
+def test_argument_errors(tiny, tmp_path):
+    model, _ = tiny
+    path = str(tmp_path / "never")
+    with pytest.raises(ValueError, match="beam_width"):
+        export_translator(model, path, beam_width=0)
+    with pytest.raises(ValueError, match="max_length"):
+        export_translator(model, path, max_length=0)
+    with pytest.raises(ValueError, match="need beam_width"):
+        export_translator(model, path, length_penalty=0.5)
+    with pytest.raises(ValueError, match="Unknown option"):
+        export_translator(model, path, beam_width=2, num_return=2)
+    with pytest.raises(ValueError, match="Seq2Seq"):
+        export_translator(keras.Sequential([keras.layers.Dense(1)]), path)
+    assert not os.path.exists(path)
+
+
+def test_state_layout(tiny):
+    model, _ = tiny
+    layout = state_layout(model)
+    assert sorted(layout) == ["attentional", "keys", "memory", "memory_mask",
+                              "rnn_0_0", "rnn_0_1", "source_lengths", "time"]
+    assert layout["memory"] == ("float32", (None, None, 16))
+    assert layout["memory_mask"] == ("bool", (None, None))
+    assert layout["rnn_0_1"] == ("float32", (None, 16))
+    assert layout["time"] == ("int32", (None,))
+
+
+def test_blank_pattern_is_pythons_whitespace():
+    whitespace = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+    texts = tf.constant([whitespace, "", "a", " a ", "\u200b"])
+    blank = tf.strings.regex_full_match(texts, export.BLANK_PATTERN).numpy().tolist()
+    assert blank == [True, True, False, False, "\u200b".isspace()]
+    singles = tf.strings.regex_full_match(tf.constant(list(whitespace)),
+                                          export.BLANK_PATTERN)
+    assert singles.numpy().all()
