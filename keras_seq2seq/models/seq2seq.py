@@ -504,8 +504,8 @@ class Seq2Seq(keras.Model):
                 "translate() needs the model's source_tokenizer and target_tokenizer. "
                 "Pass them to Seq2Seq(...), or tokenize yourself and call "
                 "model.generate(source_ids).")
-        single = isinstance(texts, str)
-        batch = [texts] if single else list(texts)
+        single = isinstance(texts, (str, bytes))
+        batch = [_as_text(text, i) for i, text in enumerate([texts] if single else texts)]
         outputs = [""] * len(batch)
         keep = [i for i, text in enumerate(batch) if text.strip()]
         if keep:
@@ -555,6 +555,23 @@ class Seq2Seq(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _as_text(text, index):
+    """A str from a str or UTF-8 bytes; anything else is a clear error."""
+    if isinstance(text, str):
+        return text
+    if isinstance(text, bytes):
+        try:
+            return text.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(
+                f"texts[{index}] is not valid UTF-8 ({error.reason} at byte "
+                f"{error.start}). Decode it with the right encoding first, or pass "
+                "str.") from None
+    raise ValueError(
+        f"texts[{index}] must be a str (or UTF-8 bytes). Received: "
+        f"{type(text).__name__}")
 
 
 def _serialize_optional(obj):
