@@ -23,6 +23,7 @@ accuracy (the model's own predictions fed back: what inference sees).
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -40,7 +41,7 @@ from keras_seq2seq.models.encoder import Seq2SeqEncoder
 
 require_tensorflow(__name__)
 
-PAD_ID, START_ID, END_ID = 0, 2, 3
+PAD_ID, UNK_ID, START_ID, END_ID = 0, 1, 2, 3
 GRANULARITIES = ("batch", "token")
 FEEDBACKS = ("argmax", "sample")
 MODES = ("sequential", "parallel")
@@ -485,14 +486,19 @@ class Seq2Seq(keras.Model):
             self._generate_functions[key] = function
         return function(source_ids, tf.constant(max_length, tf.int32))
 
-    def translate(self, texts, max_length=None, method="greedy", **options):
+    def translate(self, texts, max_length=None, method="greedy", replace_unknown=False,
+                  **options):
         """Translates strings with the model's tokenizers.
 
         Args:
-            texts: a str or a list of str.
+            texts: a str or a list of str (UTF-8 bytes are accepted too).
             max_length: output cap in tokens. Defaults to `max_decode_length`.
             method: "greedy", "beam" or "sample"; beam search returns its best
                 hypothesis.
+            replace_unknown: replace each `[UNK]` of the output with the source
+                token its attention weights point to most at that step (Luong et
+                al. 2015's rare-word trick; subword markers are stripped). Defaults
+                to False.
             **options: decoder options, as in `generate`.
 
         Returns:
@@ -513,10 +519,45 @@ class Seq2Seq(keras.Model):
             ids = ids.to_tensor() if isinstance(ids, tf.RaggedTensor) else ids
             result = self.generate(ids, max_length=max_length, method=method, **options)
             output_ids = result.ids[:, 0] if method == "beam" else result.ids
-            decoded = self.target_tokenizer.detokenize(output_ids).numpy()
+            if replace_unknown:
+                attention = result.attention[:, 0] if method == "beam" else result.attention
+                decoded = self._replace_unknown(ids, output_ids, attention)
+            else:
+                decoded = [t.decode("utf-8") for t in
+                           self.target_tokenizer.detokenize(output_ids).numpy()]
             for i, text in zip(keep, decoded):
-                outputs[i] = text.decode("utf-8")
+                outputs[i] = text
         return outputs[0] if single else outputs
+
+    def _replace_unknown(self, source_ids, output_ids, attention):
+        """Detokenizes with each `[UNK]` replaced by its most attended source token."""
+        from keras_seq2seq.text import CharacterTokenizer
+
+        separator = "" if isinstance(self.target_tokenizer, CharacterTokenizer) else " "
+        source_tokens = self.source_tokenizer.id_to_token(source_ids).numpy()
+        source_ids, output_ids = source_ids.numpy(), output_ids.numpy()
+        attention = attention.numpy()
+        texts = []
+        for row, ids in enumerate(output_ids):
+            parts, segment = [], []
+            for t, token in enumerate(ids):
+                if token in (END_ID, PAD_ID):
+                    break
+                if token != UNK_ID:
+                    segment.append(token)
+                    continue
+                if segment:
+                    parts.append(self.target_tokenizer.detokenize(
+                        tf.constant([segment], tf.int32)).numpy()[0].decode("utf-8"))
+                    segment = []
+                position = int(np.argmax(attention[row, t, :source_ids.shape[1]]))
+                word = source_tokens[row, position].decode("utf-8")
+                parts.append(word.replace("\u2581", "").replace("##", "").strip())
+            if segment:
+                parts.append(self.target_tokenizer.detokenize(
+                    tf.constant([segment], tf.int32)).numpy()[0].decode("utf-8"))
+            texts.append(separator.join(part for part in parts if part))
+        return texts
 
     # ------------------------------------------------------------------ config
     def get_config(self):
