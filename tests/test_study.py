@@ -1,0 +1,149 @@
+"""The teacher-forcing study's plumbing (`keras_seq2seq.study`) on a tiny budget."""
+
+import json
+import math
+import os
+
+import pytest
+
+from keras_seq2seq import schedules, study
+
+TINY_MODEL = {"units": 8, "embedding_dim": 4, "max_decode_length": 11}
+MAX_STEPS = 4
+PLANNED = 4
+
+
+@pytest.fixture(scope="module")
+def tiny_study(tmp_path_factory):
+    """Every default regime, 4 steps each on 96 dates, evaluated every 2 steps."""
+    output = tmp_path_factory.mktemp("study")
+    # threshold 0: the switch fires after the first batch, so its cap shows.
+    regimes = study.default_regimes(switch_threshold=0.0)
+    results = study.run_study(
+        regimes, task="dates", seeds=(0,), budget_seconds=1e6, output_dir=str(output),
+        eval_every_steps=2, planned_steps=PLANNED, max_steps=MAX_STEPS,
+        task_options=dict(train_size=96, eval_size=16, test_size=16, batch_size=32,
+                          eval_batch_size=16),
+        model_options=TINY_MODEL, command="pytest", verbose=0)
+    return regimes, results, output
+
+
+def test_every_regime_runs(tiny_study):
+    regimes, results, _ = tiny_study
+    assert [r["regime"] for r in results["runs"]] == [r.name for r in regimes]
+    for run in results["runs"]:
+        assert run["steps"] == MAX_STEPS
+        assert [rec["step"] for rec in run["curve"]] == [0, 2, 4]
+        for record in run["curve"]:
+            for key in ("teacher_forced_accuracy", "free_running_accuracy",
+                        "exact_match"):
+                assert 0.0 <= record[key] <= 1.0
+            assert record["gap"] == pytest.approx(
+                record["teacher_forced_accuracy"] - record["free_running_accuracy"])
+        times = [rec["train_seconds"] for rec in run["curve"]]
+        assert times == sorted(times)
+        assert 0.0 <= run["test_exact_match"] <= 1.0
+
+
+def test_logged_ratio_is_the_models_ratio(tiny_study):
+    regimes, results, _ = tiny_study
+    by_name = {r.name: r for r in regimes}
+    for run in results["runs"]:
+        regime = by_name[run["regime"]]
+        schedule = schedules.get(run["schedule"])
+        assert schedule == regime.make_schedule(PLANNED)
+        for record in run["curve"]:
+            expected = float(schedule(record["step"]))
+            assert record["schedule_ratio"] == pytest.approx(expected)
+            if regime.switch is None:
+                assert record["ratio"] == pytest.approx(expected)
+            else:  # capped at the switch's ratio from the step it fired
+                assert run["switch_step"] == 1
+                capped = expected if record["step"] < 1 else min(expected, 0.0)
+                assert record["ratio"] == pytest.approx(capped)
+
+
+def test_decays_go_from_about_one_to_the_final_ratio(tiny_study):
+    _, results, _ = tiny_study
+    runs = {r["regime"]: r for r in results["runs"]}
+    for name in ("linear_token", "exp_token", "invsig_token"):
+        ratios = [rec["ratio"] for rec in runs[name]["curve"]]
+        assert ratios == sorted(ratios, reverse=True)
+        assert ratios[-1] == pytest.approx(0.1, abs=1e-4)  # at the planned step
+    # (the inverse sigmoid starts at k / (k + 1): near 1 only over many steps)
+    assert runs["linear_token"]["curve"][0]["ratio"] == 1.0
+    assert runs["exp_token"]["curve"][0]["ratio"] == 1.0
+    for name in ("tf_1.0", "const_0.5_batch"):
+        assert {rec["ratio"] for rec in runs[name]["curve"]} == {
+            1.0 if name == "tf_1.0" else 0.5}
+
+
+def test_report_files(tiny_study):
+    regimes, results, output = tiny_study
+    names = sorted(os.listdir(output))
+    assert names == ["exact_match.png", "gap.png", "ratio.png", "results.json",
+                     "results.md"]
+    for name in names:
+        if name.endswith(".png"):
+            with open(output / name, "rb") as f:
+                assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+            assert os.path.getsize(output / name) < 200_000
+    saved = study.load_results(output / "results.json")
+    assert saved["runs"][0]["curve"] == json.loads(json.dumps(
+        results["runs"][0]["curve"]))
+    table = (output / "results.md").read_text()
+    for regime in regimes:
+        assert f"`{regime.name}`" in table
+    assert "final FR exact match" in table
+    assert len(saved["summary"]) == len(regimes)
+
+
+@pytest.mark.parametrize("name", study.DECAYS)
+@pytest.mark.parametrize("steps", [200, 1000, 25000])
+def test_planned_decay(name, steps):
+    schedule = study.planned_decay(name, steps, final_ratio=0.1)
+    assert float(schedule(0)) > 0.95
+    assert float(schedule(steps)) == pytest.approx(0.1, abs=1e-3)
+    assert float(schedule(2 * steps)) == pytest.approx(0.1, abs=1e-6)
+    values = [float(schedule(s)) for s in range(0, steps + 1, max(1, steps // 20))]
+    assert values == sorted(values, reverse=True)
+
+
+def test_inverse_sigmoid_k_solves_the_equation():
+    k = study._inverse_sigmoid_k(3000, 0.1)
+    assert k / (k + math.exp(3000 / k)) == pytest.approx(0.1, rel=1e-6)
+
+
+def test_parallel_regime_follows_the_model():
+    names = [r.name for r in study.default_regimes()]
+    assert ("parallel_invsig_token" in names) == study.parallel_mode_available()
+
+
+def test_multi30k_plumbing(tmp_path):
+    """The Multi30k reader, tokenizers and held-out batches (no training)."""
+    german = ["ein mann fährt rad .", "zwei hunde spielen im schnee .",
+              "eine frau liest ein buch ."]
+    english = ["a man rides a bike .", "two dogs play in the snow .",
+               "a woman reads a book ."]
+    for split in ("train", "val", "test_2016_flickr"):
+        (tmp_path / f"{split}.de").write_text("\n".join(german * 2) + "\n")
+        (tmp_path / f"{split}.en").write_text("\n".join(english * 2) + "\n")
+    data = study.prepare_task("multi30k", data_dir=str(tmp_path), train_size=5,
+                              eval_size=4, test_size=3, eval_batch_size=2)
+    assert data.metric == "bleu"
+    assert len(data.train_sources) == 5 and len(data.eval_sources) == 4
+    assert len(data.test_references) == 3
+    assert sum(len(b[0]) for b in data.eval_batches) == 4
+    source_ids, decoder_input_ids, target_ids = data.eval_batches[0]
+    assert (decoder_input_ids[:, 0] == study.START_ID).all()
+    assert data.target_tokenizer.detokenize(target_ids[:1, :-1]).numpy()[0].decode() \
+        == english[0]
+
+
+def test_unknown_names_are_rejected():
+    with pytest.raises(ValueError, match="Unknown regime"):
+        study.run_study(["nope"], output_dir=None, planned_steps=1)
+    with pytest.raises(ValueError, match="Unknown task"):
+        study.prepare_task("wmt")
+    with pytest.raises(ValueError, match="Unknown decay"):
+        study.planned_decay("cosine", 10)
