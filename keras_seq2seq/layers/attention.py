@@ -127,7 +127,12 @@ class LuongAttention(keras.layers.Layer):
         self._check_dims(query_shape[-1], values_shape[-1])
 
     # ------------------------------------------------------------------ call
-    def call(self, query, values, values_mask=None, keys=None):
+    def _checked_scores(self, query, values, values_mask=None, keys=None):
+        """Checks the shapes and returns `(scores, one_step)`.
+
+        `scores` are float32 `(batch_size, Tq, Ts)` (Tq = 1 for a one-step query);
+        `one_step` says whether the query had rank 2.
+        """
         self._check_shapes(
             query.shape, values.shape,
             None if values_mask is None else values_mask.shape,
@@ -138,7 +143,10 @@ class LuongAttention(keras.layers.Layer):
             query = ops.expand_dims(query, 1)
         if keys is None:
             keys = self.precompute(values)
-        scores = ops.cast(self._score(query, keys), "float32")
+        return ops.cast(self._score(query, keys), "float32"), one_step
+
+    def call(self, query, values, values_mask=None, keys=None):
+        scores, one_step = self._checked_scores(query, values, values_mask, keys)
         weights = masked_softmax(scores, values_mask)
         weights = ops.cast(weights, self.compute_dtype)
         context = ops.matmul(weights, ops.cast(values, self.compute_dtype))

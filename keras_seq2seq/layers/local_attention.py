@@ -214,17 +214,9 @@ class LocalAttention(LuongAttention):
     # ------------------------------------------------------------------ call
     def call(self, query, values, values_mask=None, keys=None, positions=None,
              training=None):
-        self._check_shapes(
-            query.shape, values.shape,
-            None if values_mask is None else values_mask.shape,
-            None if keys is None else keys.shape,
-        )
-        one_step = len(query.shape) == 2
+        scores, one_step = self._checked_scores(query, values, values_mask, keys)
         if one_step:
             query = ops.expand_dims(query, 1)
-        if keys is None:
-            keys = self.precompute(values)
-        scores = ops.cast(self._score(query, keys), "float32")  # (batch, Tq, Ts)
 
         source = ops.ones_like(values[..., 0], dtype="float32")  # (batch, Ts)
         source_positions = ops.cumsum(source, axis=1) - 1.0  # s = 0 … Ts−1
