@@ -374,6 +374,18 @@ class Seq2Seq(keras.Model):
         return self.get_metrics_result()
 
     # ------------------------------------------------------------------ steps
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras builds the optimizer and compiled metrics from one batch, reduced
+        # with strategy.reduce("MEAN") over the replicas; under
+        # MultiWorkerMirroredStrategy that reduce fails for our int32 token ids.
+        # The functional graph is built in __init__, so only the optimizer (and
+        # compiled metrics, if any) need building: do that without the batch.
+        if self._distribute_strategy is None or self._compile_metrics is not None:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        if self.optimizer is not None and not self.optimizer.built:
+            with self.distribute_strategy.scope():
+                self.optimizer.build(self.trainable_variables)
+
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         source_ids, decoder_input_ids = self._unpack_inputs(x)
@@ -396,7 +408,7 @@ class Seq2Seq(keras.Model):
         logs = self.compute_metrics(x, y, y_pred, sample_weight)
         logs = {k: v for k, v in logs.items() if k != "free_running_accuracy"}
         logs["teacher_forcing_ratio"] = ratio
-        return logs
+        return _for_multi_worker(self.distribute_strategy, logs)
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -409,7 +421,8 @@ class Seq2Seq(keras.Model):
         free = self.free_running_logits(source_ids, decoder_input_ids)
         self.free_running_accuracy.update_state(
             _hits(y, free), sample_weight=self._token_weights(y, sample_weight))
-        return self.compute_metrics(x, y, y_pred, sample_weight)
+        return _for_multi_worker(self.distribute_strategy,
+                                 self.compute_metrics(x, y, y_pred, sample_weight))
 
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
@@ -597,6 +610,20 @@ class Seq2Seq(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _for_multi_worker(strategy, logs):
+    """Logs as shape-(1,) tensors under a multi-worker strategy.
+
+    Keras 3 reduces per-replica logs of multi-worker strategies with
+    `strategy.reduce("MEAN", value, axis=0)`, which fails on scalars; a 1-vector
+    reduces to the mean over workers (and History/the progress bar read it as a
+    number).
+    """
+    extended = getattr(strategy, "extended", None)
+    if extended is None or not getattr(extended, "_in_multi_worker_mode", lambda: False)():
+        return logs
+    return {k: tf.reshape(tf.cast(v, tf.float32), [1]) for k, v in logs.items()}
 
 
 def _hits(y, logits):
