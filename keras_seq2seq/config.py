@@ -43,7 +43,10 @@ Five sections, every key optional unless marked *required*::
     embedding_dim 128, units 256, encoder_units (default: units), num_layers 1,
     cell_type "lstm" | "gru", bidirectional false,
     attention "general" | "dot" | "concat", attention_units (default: units),
-    attention_depth 1, attention_scale false, input_feeding false, dropout 0.0,
+    attention_depth 1, attention_scale false,
+    local_attention "monotonic" | "predictive" (default: global attention),
+    attention_window 10 (half-width D of the local window),
+    input_feeding false, dropout 0.0,
     tie_embeddings false, label_smoothing 0.0, max_decode_length 100.
 
     [training]
@@ -57,6 +60,8 @@ Five sections, every key optional unless marked *required*::
                       piecewise (boundaries, values). Default 1.0.
     teacher_forcing_granularity "batch" | "token". Default "batch".
     teacher_forcing_feedback    "argmax" | "sample". Default "argmax".
+    teacher_forcing_mode        "sequential" | "parallel". Default "sequential".
+    parallel_passes             passes of the parallel mode. Default 1.
 
     [output]
     dir               the output folder. Default "train_output".
@@ -232,6 +237,10 @@ SCHEMA = {
         "attention_units": Key("int", minimum=1),
         "attention_depth": Key("int", 1, minimum=1),
         "attention_scale": Key("bool", False),
+        "local_attention": Key("choice", None, ("monotonic", "predictive"),
+                               help="local attention (default: global)"),
+        "attention_window": Key("int", 10, minimum=0,
+                                help="half-width of the local window"),
         "input_feeding": Key("bool", False),
         "dropout": Key("float", 0.0, minimum=0.0, maximum=1.0, exclusive_maximum=True),
         "tie_embeddings": Key("bool", False),
@@ -250,6 +259,8 @@ SCHEMA = {
                                help="ratio schedule: a number or {name=..., ...}"),
         "teacher_forcing_granularity": Key("choice", "batch", ("batch", "token")),
         "teacher_forcing_feedback": Key("choice", "argmax", ("argmax", "sample")),
+        "teacher_forcing_mode": Key("choice", "sequential", ("sequential", "parallel")),
+        "parallel_passes": Key("int", 1, minimum=1),
     },
     "output": {
         "dir": Key("path", DEFAULT_OUTPUT_DIR, help="output folder"),
@@ -595,6 +606,8 @@ def build_model(config, source_tokenizer, target_tokenizer):
         teacher_forcing=copy.deepcopy(training["teacher_forcing"]),
         teacher_forcing_granularity=training["teacher_forcing_granularity"],
         teacher_forcing_feedback=training["teacher_forcing_feedback"],
+        teacher_forcing_mode=training["teacher_forcing_mode"],
+        parallel_passes=training["parallel_passes"],
         seed=training["seed"], source_tokenizer=source_tokenizer,
         target_tokenizer=target_tokenizer, name="seq2seq", **model)
 

@@ -130,7 +130,8 @@ def test_unknown_key(tmp_path):
     assert error_of(path) == (
         f"{path}: unknown key 'model.unit'; valid keys in [model]: embedding_dim, units, "
         "encoder_units, num_layers, cell_type, bidirectional, attention, attention_units, "
-        "attention_depth, attention_scale, input_feeding, dropout, tie_embeddings, "
+        "attention_depth, attention_scale, local_attention, attention_window, "
+        "input_feeding, dropout, tie_embeddings, "
         "label_smoothing, max_decode_length")
 
 
@@ -345,3 +346,21 @@ def test_make_strategy():
                       tf.distribute.OneDeviceStrategy)
     with pytest.raises(ValueError, match="valid choices: default, mirrored, one_device"):
         config_lib.make_strategy("tpu")
+
+
+def test_local_attention_and_parallel_mode_reach_the_model(tmp_path):
+    from keras_seq2seq.config import build_model, load_config
+    from keras_seq2seq.text import CharacterTokenizer
+
+    path = tmp_path / "c.toml"
+    path.write_text('[data]\nformat = "tsv"\npath = "x.tsv"\n'
+                    '[model]\nlocal_attention = "predictive"\nattention_window = 3\n'
+                    'embedding_dim = 8\nunits = 16\n'
+                    '[training]\nteacher_forcing_mode = "parallel"\nparallel_passes = 2\n')
+    config = load_config(path)
+    tokenizer = CharacterTokenizer.from_texts(["abc"])
+    model = build_model(config, tokenizer, tokenizer)
+    assert model.local_attention == "predictive" and model.attention_window == 3
+    assert model.teacher_forcing_mode == "parallel" and model.parallel_passes == 2
+    with pytest.raises(ValueError, match="local_attention"):
+        load_config(path, overrides={"model.local_attention": "windowed"})
