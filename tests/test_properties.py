@@ -80,3 +80,58 @@ def test_two_seeded_runs_give_identical_weights():
 
     for a, b in zip(train(), train()):
         np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cell_type=st.sampled_from(["lstm", "gru"]),
+       attention=st.sampled_from(["dot", "general", "concat"]),
+       input_feeding=st.booleans(), local=st.sampled_from([None, "monotonic", "predictive"]),
+       length=st.integers(1, 7), seed=st.integers(0, 999))
+def test_save_load_preserves_outputs(cell_type, attention, input_feeding, local, length,
+                                     seed):
+    import tempfile
+
+    rng = np.random.default_rng(seed)
+    model = ks.Seq2Seq(12, 10, embedding_dim=8, units=8, cell_type=cell_type,
+                       attention=attention, input_feeding=input_feeding,
+                       local_attention=local, attention_window=2, max_decode_length=6)
+    source = rng.integers(1, 12, (2, length)).astype("int32")
+    source[1, length // 2 + 1:] = 0
+    decoder_input = rng.integers(2, 10, (2, 4)).astype("int32")
+    with tempfile.TemporaryDirectory() as folder:
+        model.save(f"{folder}/m.keras")
+        restored = keras.models.load_model(f"{folder}/m.keras")
+    np.testing.assert_array_equal(restored((source, decoder_input)),
+                                  model((source, decoder_input)))
+    np.testing.assert_array_equal(restored.generate(source).ids, model.generate(source).ids)
+
+
+OP_DETERMINISM = """
+import numpy as np, tensorflow as tf, keras
+tf.config.experimental.enable_op_determinism()
+import keras_seq2seq as ks
+from tests.conftest import reverse_task
+source, decoder_input, labels = reverse_task(n=128)
+def train():
+    keras.utils.set_random_seed(11)
+    model = ks.Seq2Seq(12, 12, embedding_dim=8, units=16, teacher_forcing=0.5,
+                       teacher_forcing_granularity="token", dropout=0.1)
+    model.compile(optimizer="adam")
+    model.fit((source, decoder_input), labels, batch_size=32, epochs=2, verbose=0)
+    return model.get_weights()
+a, b = train(), train()
+assert all(np.array_equal(x, y) for x, y in zip(a, b))
+print("IDENTICAL")
+"""
+
+
+def test_op_determinism_gives_identical_weights():
+    import pathlib
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", OP_DETERMINISM], capture_output=True,
+                         text=True, timeout=600,
+                         cwd=pathlib.Path(__file__).resolve().parents[1])
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "IDENTICAL" in run.stdout
