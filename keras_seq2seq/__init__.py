@@ -14,5 +14,10 @@ from keras_seq2seq import layers  # noqa: F401  (backend-neutral attention layer
 
 if _keras.backend.backend() == "tensorflow":
     from keras_seq2seq import callbacks, decoding, models, schedules, text  # noqa: F401
-    from keras_seq2seq.callbacks import BleuCallback, TeacherForcingSwitch, TimeBudget  # noqa: F401
+    from keras_seq2seq.callbacks import (  # noqa: F401
+        BleuCallback,
+        EpochShuffle,
+        TeacherForcingSwitch,
+        TimeBudget,
+    )
     from keras_seq2seq.models import Seq2Seq  # noqa: F401

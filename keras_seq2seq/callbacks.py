@@ -164,3 +164,45 @@ class TimeBudget(keras.callbacks.Callback):
             self.stopped_at = self.elapsed_minutes
             if self.verbose:
                 print(f"\nTimeBudget: {self.minutes:g} minutes spent; stopping training.")
+
+
+class EpochShuffle(keras.callbacks.Callback):
+    """Keys the shuffled order of a `make_dataset` dataset on Keras's epoch number.
+
+    `make_dataset(..., shuffle=True)` visits the pairs of pass `e` in a permutation
+    keyed on `(seed, e)`. At the first epoch of each `fit` this callback sets `e`
+    to that epoch's number (later passes count on from it), so a run resumed by
+    `keras.callbacks.BackupAndRestore` at epoch 3 sees the order of epoch 3, and
+    ends with the weights of an uninterrupted run. `Seq2Seq.fit` adds it by itself
+    when its `x` is such a dataset; add it yourself for other Keras models.
+
+    Args:
+        dataset: the training dataset returned by `make_dataset(..., shuffle=True)`.
+
+    Raises:
+        ValueError: if `dataset` carries no shuffle counter (it was not made by
+            `make_dataset(shuffle=True)`, or was derived from one by `.take`, ...).
+    """
+
+    def __init__(self, dataset):
+        super().__init__()
+        from keras_seq2seq.text.pipelines import shuffle_epoch_variable
+
+        self.counter = shuffle_epoch_variable(dataset)
+        if self.counter is None:
+            raise ValueError(
+                "EpochShuffle needs the dataset returned by make_dataset(..., "
+                "shuffle=True) itself (with the default shuffle_buffer_size=None); "
+                f"got {type(dataset).__name__} without a shuffle counter.")
+        self._first = True
+
+    def on_train_begin(self, logs=None):
+        self._first = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # Keras makes the iterator of the first epoch after this call and the
+        # iterator of each later epoch at the end of the epoch before it; the
+        # counter counts those passes on by itself.
+        if self._first:
+            self.counter.assign(int(epoch) - 1)
+            self._first = False

@@ -374,6 +374,29 @@ class Seq2Seq(keras.Model):
         return self.get_metrics_result()
 
     # ------------------------------------------------------------------ steps
+    def fit(self, x=None, y=None, *args, callbacks=None, **kwargs):
+        """`keras.Model.fit`, plus epoch-keyed shuffling of `make_dataset` data.
+
+        When `x` is a dataset from `keras_seq2seq.text.make_dataset(shuffle=True)`,
+        an `EpochShuffle` callback is added (unless one is given), so the order of
+        epoch `e` depends only on `(seed, e)` and a run resumed with
+        `BackupAndRestore` is bit-identical to an uninterrupted one. Everything else
+        is Keras's own `fit`.
+        """
+        from keras_seq2seq.callbacks import EpochShuffle
+        from keras_seq2seq.text.pipelines import shuffle_epoch_variable
+
+        if len(args) > 3:       # callbacks given positionally: leave all to Keras
+            return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
+        callbacks = list(callbacks or [])
+        if shuffle_epoch_variable(x) is not None and not any(
+                isinstance(c, EpochShuffle) for c in callbacks):
+            callbacks.append(EpochShuffle(x))
+        if isinstance(x, tf.data.Dataset):
+            # Keras ignores `shuffle` for datasets, but warns when it is left True.
+            kwargs.setdefault("shuffle", False)
+        return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
+
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Keras builds the optimizer and compiled metrics from one batch, reduced
         # with strategy.reduce("MEAN") over the replicas; under

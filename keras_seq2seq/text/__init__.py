@@ -21,6 +21,8 @@ from keras_seq2seq.text.pipelines import (  # noqa: E402
     encode_texts,
     make_dataset,
     padding_fraction,
+    set_shuffle_epoch,
+    shuffle_epoch_variable,
 )
 from keras_seq2seq.text.tokenizers import (  # noqa: E402
     END_ID,
@@ -68,4 +70,6 @@ __all__ = [
     "read_lines",
     "read_parallel_files",
     "read_tsv_pairs",
+    "set_shuffle_epoch",
+    "shuffle_epoch_variable",
 ]

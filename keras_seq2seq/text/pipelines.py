@@ -39,7 +39,11 @@ __all__ = [
     "encode_texts",
     "make_dataset",
     "padding_fraction",
+    "set_shuffle_epoch",
+    "shuffle_epoch_variable",
 ]
+
+SHUFFLE_EPOCH_ATTRIBUTE = "_keras_seq2seq_shuffle_epoch"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,6 +179,80 @@ def _add_start_end(source, target):
     return (source, decoder_inputs), target_ids
 
 
+def _shuffled_pairs(source_ids, target_ids, seed):
+    """Pairs in an order keyed on `(seed, pass number)`, and the pass counter.
+
+    Each pass over the returned dataset (each new iterator) draws the next pass
+    number from a `tf.Variable` counter (`assign_add`, so concurrent iterators get
+    distinct numbers) and visits the pairs in the permutation
+    `tf.random.experimental.stateless_shuffle(range(n), seed=(seed, pass))`: the
+    order of pass `e` is the same in every process. `set_shuffle_epoch` (or the
+    `EpochShuffle` callback, which `Seq2Seq.fit` adds by itself) sets the counter
+    to Keras's epoch number, so a run resumed at epoch `e` sees the orders an
+    uninterrupted run sees.
+
+    Args:
+        source_ids: `tf.RaggedTensor` `(n, None)` int32.
+        target_ids: `tf.RaggedTensor` `(n, None)` int32.
+        seed: `int`.
+
+    Returns:
+        `(dataset of (source, target) 1-D int32 pairs, counter variable)`; the
+        counter holds the number of the last pass started (-1 before the first).
+    """
+    with tf.init_scope(), tf.device("/cpu:0"):
+        counter = tf.Variable(-1, dtype=tf.int64, trainable=False,
+                              name="shuffle_epoch")
+    count = int(source_ids.nrows())
+    key = tf.constant(int(seed) % (2**63), tf.int64)
+
+    def one_pass(_):
+        epoch = counter.assign_add(1)
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(count, dtype=tf.int64), seed=tf.stack([key, epoch]))
+        return tf.data.Dataset.from_tensor_slices(
+            (tf.gather(source_ids, order), tf.gather(target_ids, order)))
+
+    dataset = tf.data.Dataset.from_tensors(0).flat_map(one_pass)
+    return dataset, counter
+
+
+def shuffle_epoch_variable(dataset):
+    """The pass counter of a shuffled `make_dataset` dataset, or `None`.
+
+    Args:
+        dataset: a `tf.data.Dataset` from `make_dataset` (datasets derived from it
+            with `.take`, `.map`, ... do not carry the counter).
+
+    Returns:
+        The int64 `tf.Variable` holding the number of the last pass started, or
+        `None` when `dataset` was not made by `make_dataset(shuffle=True)`.
+    """
+    return getattr(dataset, SHUFFLE_EPOCH_ATTRIBUTE, None)
+
+
+def set_shuffle_epoch(dataset, epoch):
+    """Makes the next pass over `dataset` use the order of epoch `epoch`.
+
+    Args:
+        dataset: a shuffled `make_dataset` dataset (or its counter variable).
+        epoch: `int` >= 0, the epoch number (0-based, as Keras counts).
+
+    Raises:
+        ValueError: if `dataset` carries no shuffle counter or `epoch` < 0.
+    """
+    counter = dataset if isinstance(dataset, tf.Variable) else shuffle_epoch_variable(
+        dataset)
+    if counter is None:
+        raise ValueError(
+            "set_shuffle_epoch: dataset has no shuffle counter; pass the dataset "
+            "returned by make_dataset(..., shuffle=True) itself, not one derived from "
+            "it with .take/.map/...")
+    if int(epoch) < 0:
+        raise ValueError(f"set_shuffle_epoch: epoch must be >= 0, got {epoch!r}.")
+    counter.assign(int(epoch) - 1)
+
+
 def _example_length(inputs, target_ids):
     source, _ = inputs
     return tf.maximum(tf.shape(source)[0], tf.shape(target_ids)[0])
@@ -214,11 +292,16 @@ def make_dataset(
             `max_source_length` tokens and the target to `max_target_length - 1`
             tokens, so `target_ids` still ends with `[END]`. Either way they are
             counted in `PipelineStats`. Pairs with an empty source are always dropped.
-        shuffle: shuffle the pairs before batching.
-        seed: shuffle seed. The order is reshuffled every epoch
-            (`reshuffle_each_iteration=True`) and the sequence of epoch orders is the
-            same for every dataset built with the same `seed` (and the same TF global
-            seed, if one is set).
+        shuffle: shuffle the pairs before batching, in a new order each pass.
+            Pass `e` visits the pairs in a permutation keyed on `(seed, e)` only
+            (`tf.random.experimental.stateless_shuffle`), the same in any process:
+            `Seq2Seq.fit` (or `keras_seq2seq.callbacks.EpochShuffle` with any
+            Keras model) sets `e` to Keras's epoch number, so a run resumed by
+            `BackupAndRestore` sees exactly the orders of an uninterrupted run.
+            Without that callback the passes are numbered 0, 1, 2, ... in the
+            process.
+        seed: shuffle seed (`int`; `None` draws one from NumPy's global
+            generator, which `keras.utils.set_random_seed` seeds).
         bucket_boundaries: `None` (plain padded batches), a strictly increasing list
             of lengths, or "auto" (quantiles of the lengths). A pair's length is
             `max(len(source_ids), len(target_ids))`.
@@ -230,7 +313,10 @@ def make_dataset(
             happens once, eagerly, in any case).
         prefetch: prefetch batches (`tf.data.AUTOTUNE`).
         drop_remainder: drop the last, smaller batch (of each bucket).
-        shuffle_buffer_size: shuffle buffer; default all pairs.
+        shuffle_buffer_size: `None` (the default) shuffles all pairs exactly as
+            described under `shuffle`; an `int` uses a `tf.data` shuffle buffer of
+            that size instead (for corpora too large to permute in memory), whose
+            orders are not keyed on the epoch.
         return_stats: also return a `PipelineStats`.
 
     Returns:
@@ -310,15 +396,22 @@ def make_dataset(
     )
     logger.info("make_dataset: %s", stats)
 
-    dataset = tf.data.Dataset.from_tensor_slices((source_ids, target_ids))
-    dataset = dataset.map(_add_start_end, num_parallel_calls=tf.data.AUTOTUNE)
-    if cache:
-        dataset = dataset.cache()
-    if shuffle:
-        buffer = stats.kept if shuffle_buffer_size is None else int(shuffle_buffer_size)
-        dataset = dataset.shuffle(
-            max(1, min(buffer, stats.kept)), seed=seed, reshuffle_each_iteration=True
-        )
+    if seed is None:
+        seed = int(np.random.randint(2**31 - 1))
+    counter = None
+    if shuffle and shuffle_buffer_size is None:
+        # In-memory ragged constants, permuted per pass: nothing to cache.
+        dataset, counter = _shuffled_pairs(source_ids, target_ids, seed)
+        dataset = dataset.map(_add_start_end, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        dataset = tf.data.Dataset.from_tensor_slices((source_ids, target_ids))
+        dataset = dataset.map(_add_start_end, num_parallel_calls=tf.data.AUTOTUNE)
+        if cache:
+            dataset = dataset.cache()
+        if shuffle:
+            dataset = dataset.shuffle(
+                max(1, min(int(shuffle_buffer_size), stats.kept)), seed=seed,
+                reshuffle_each_iteration=True)
 
     if bucket_boundaries is None:
         dataset = dataset.padded_batch(
@@ -349,6 +442,8 @@ def make_dataset(
             )
     if prefetch:
         dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    if counter is not None:
+        setattr(dataset, SHUFFLE_EPOCH_ATTRIBUTE, counter)
     if return_stats:
         return dataset, stats
     return dataset

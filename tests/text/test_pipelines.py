@@ -10,6 +10,8 @@ from keras_seq2seq.text.pipelines import (
     encode_pairs,
     make_dataset,
     padding_fraction,
+    set_shuffle_epoch,
+    shuffle_epoch_variable,
 )
 from keras_seq2seq.text.tokenizers import (
     END_ID,
@@ -146,6 +148,51 @@ def test_shuffle_is_deterministic_and_reshuffles_each_epoch():
             make_dataset(sources, targets, SOURCE, TARGET, batch_size=1, shuffle=False)
         )
     )
+
+
+def test_shuffled_order_of_each_epoch_is_keyed_on_seed_and_epoch():
+    """Pass e of any dataset with the same seed has the same order, in any process:
+    a dataset set to epoch 2 replays the third pass of one iterated from the start."""
+    sources = [" ".join(["a"] * n) for n in range(1, 31)]
+    targets = ["v"] * 30
+    uninterrupted = make_dataset(sources, targets, SOURCE, TARGET, batch_size=1, seed=7)
+    passes = [order(uninterrupted) for _ in range(4)]
+    assert int(shuffle_epoch_variable(uninterrupted).numpy()) == 3
+    assert len({tuple(p) for p in passes}) == 4
+    resumed = make_dataset(sources, targets, SOURCE, TARGET, batch_size=1, seed=7)
+    set_shuffle_epoch(resumed, 2)
+    assert [order(resumed), order(resumed)] == passes[2:]
+    # Each order is tf.random.experimental.stateless_shuffle of range(n), seed (7, e).
+    expected = tf.random.experimental.stateless_shuffle(
+        tf.range(30, dtype=tf.int64), seed=tf.constant([7, 1], tf.int64)).numpy()
+    assert passes[1] == [tuple([4] * (int(i) + 1)) for i in expected]
+
+
+def test_set_shuffle_epoch_errors_name_the_problem():
+    plain = make_dataset(SOURCES, TARGETS, SOURCE, TARGET, shuffle=False)
+    assert shuffle_epoch_variable(plain) is None
+    with pytest.raises(ValueError, match="no shuffle counter"):
+        set_shuffle_epoch(plain, 1)
+    shuffled = make_dataset(SOURCES, TARGETS, SOURCE, TARGET)
+    with pytest.raises(ValueError, match="epoch must be >= 0"):
+        set_shuffle_epoch(shuffled, -1)
+    from keras_seq2seq.callbacks import EpochShuffle
+
+    with pytest.raises(ValueError, match="make_dataset"):
+        EpochShuffle(shuffled.take(1))
+
+
+def test_shuffle_buffer_size_keeps_a_buffered_shuffle():
+    sources = [" ".join(["a"] * n) for n in range(1, 31)]
+    targets = ["v"] * 30
+    buffered = make_dataset(sources, targets, SOURCE, TARGET, batch_size=1, seed=7,
+                            shuffle_buffer_size=8)
+    assert shuffle_epoch_variable(buffered) is None
+    first = order(buffered)
+    assert sorted(first) == sorted(order(make_dataset(
+        sources, targets, SOURCE, TARGET, batch_size=1, shuffle=False)))
+    # A buffer of 8 moves no element more than 7 places ahead of its input position.
+    assert all(len(t) - 1 <= position + 7 for position, t in enumerate(first))
 
 
 def mixed_length_data(n=240, seed=0):
