@@ -22,6 +22,11 @@ COMMANDS = {
                   "--plot", "--batch-size", "TEXT"],
     "export": ["--model", "--output", "--beam", "--max-length", "--overwrite"],
     "plot-attention": ["--model", "--output", "--beam", "TEXT"],
+    "study": ["--smoke", "--task", "--budget-seconds", "--seeds", "--regimes", "--output",
+              "--eval-every", "--train-size", "--eval-size", "--test-size", "--units",
+              "--embedding-dim", "--learning-rate", "--batch-size", "--planned-steps",
+              "--final-ratio", "--switch-threshold", "--max-steps", "--clock",
+              "--threads", "--tokenizer", "--vocabulary-size", "--data-dir", "--quiet"],
 }
 
 TINY_CONFIG = """\
@@ -183,6 +188,10 @@ def test_unknown_config_key_is_one_line_exit_2(tmp_path):
      ["already exists; pass --overwrite"]),
     (["plot-attention", "--model", "{tmp}/none.keras", "--output", "{tmp}/a.png", "x"],
      ["no model at"]),
+    (["study", "--regimes", "tf_1.0", "no_such_regime", "--output", "{tmp}/s"],
+     ["unknown regime(s) ['no_such_regime'] in --regimes; choose from"]),
+    (["study", "--final-ratio", "1.5"],
+     ["argument --final-ratio: invalid value '1.5': expected a number in [0, 1]"]),
 ])
 def test_user_mistakes_print_one_line_and_exit_2(tmp_path, capsys, argv, fragments):
     import keras
@@ -378,3 +387,24 @@ def test_demo_writes_model_heat_map_metrics_and_export(tmp_path):
     assert (tmp_path / "export" / "saved_model.pb").exists()
     assert f"keras-seq2seq translate --model {tmp_path / 'dates.keras'}" in result.stdout
     assert f"keras-seq2seq translate --model {tmp_path / 'export'}" in result.stdout
+
+
+@pytest.mark.slow
+def test_study_command_runs_the_regimes_and_writes_the_report(tmp_path, capsys):
+    output = tmp_path / "study"
+    code = cli.main(["study", "--regimes", "tf_1.0", "const_0.5_token", "--seeds", "0",
+                     "--max-steps", "2", "--planned-steps", "2", "--eval-every", "1",
+                     "--train-size", "64", "--eval-size", "8", "--test-size", "8",
+                     "--units", "8", "--embedding-dim", "4", "--batch-size", "32",
+                     "--budget-seconds", "1000", "--threads", "0", "--quiet",
+                     "--output", str(output)])
+    assert code == 0
+    results = json.loads((output / "results.json").read_text())
+    assert [run["regime"] for run in results["runs"]] == ["tf_1.0", "const_0.5_token"]
+    assert all(run["steps"] == 2 for run in results["runs"])
+    assert [r["ratio"] for r in results["runs"][1]["curve"]][1:] == [0.5, 0.5]
+    assert results["environment"]["command"].startswith(
+        "keras-seq2seq study --regimes tf_1.0")
+    for name in ("results.md", "exact_match.png", "ratio.png", "gap.png"):
+        assert (output / name).stat().st_size > 0
+    assert "const_0.5_token" in capsys.readouterr().out

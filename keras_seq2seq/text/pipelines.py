@@ -214,6 +214,8 @@ def _shuffled_pairs(source_ids, target_ids, seed):
             (tf.gather(source_ids, order), tf.gather(target_ids, order)))
 
     dataset = tf.data.Dataset.from_tensors(0).flat_map(one_pass)
+    # flat_map hides the size; Keras handles datasets of known size best.
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(count))
     return dataset, counter
 
 
