@@ -276,12 +276,20 @@ class Seq2Seq(keras.Model):
                 use_truth=use_truth, feedback=self.teacher_forcing_feedback,
                 seed=self._step_key(step, 2))
 
+        # XLA (compile(jit_compile=True)) cannot compile the Keras RNN layer's
+        # while loop inside a tf.cond branch; there the loop (or the parallel
+        # passes) always runs, on all-true coins where the fast path would have.
+        xla = bool(getattr(self, "jit_compile", False))
         if self.teacher_forcing_granularity == "batch":
             coin = tf.random.stateless_uniform([], seed=self._step_key(step, 0))
+            if xla:
+                return with_truth(tf.fill(tf.shape(decoder_input_ids), coin < ratio))
             free = tf.zeros(tf.shape(decoder_input_ids), tf.bool)
             return tf.cond(coin < ratio, teacher_forced, lambda: with_truth(free))
         coins = tf.random.stateless_uniform(
             tf.shape(decoder_input_ids), seed=self._step_key(step, 1))
+        if xla:
+            return with_truth(coins < ratio)
         return tf.cond(ratio >= 1.0, teacher_forced, lambda: with_truth(coins < ratio))
 
     def _parallel_forward(self, decoder_input_ids, memory, mask, states, use_truth,
