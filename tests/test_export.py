@@ -402,3 +402,18 @@ def test_blank_pattern_is_pythons_whitespace():
     singles = tf.strings.regex_full_match(tf.constant(list(whitespace)),
                                           export.BLANK_PATTERN)
     assert singles.numpy().all()
+
+
+@pytest.mark.parametrize("local_attention", ["monotonic", "predictive"])
+def test_local_attention_exports_greedy_and_beam(local_attention, tmp_path):
+    """local-m and local-p: the SavedModel gives the model's greedy and beam strings."""
+    model, _ = _tiny_model(local_attention=local_attention, attention_window=2,
+                           seed=3)
+    import tensorflow_text  # noqa: F401
+
+    greedy = load_translator(export_translator(model, str(tmp_path / "greedy")))
+    assert greedy.translate(TEXTS) == model.translate(TEXTS)
+    beam = load_translator(export_translator(model, str(tmp_path / "beam"),
+                                             beam_width=3))
+    assert beam.translate(TEXTS) == model.translate(TEXTS, method="beam", beam_width=3)
+    assert len(set(model.translate(TEXTS))) > 2   # varied outputs, not all empty
