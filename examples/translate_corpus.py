@@ -51,17 +51,6 @@ def load_corpus(path, source_lang, target_lang, seed=0):
     return unzip(train), unzip(validation), unzip(test)
 
 
-def translate_all(model, texts, batch_size=128, **options):
-    """Translations of many strings with a Keras progress bar."""
-    progress = keras.utils.Progbar(len(texts), unit_name="sentence")
-    outputs = []
-    for start in range(0, len(texts), batch_size):
-        batch = texts[start:start + batch_size]
-        outputs.extend(model.translate(batch, **options))
-        progress.add(len(batch))
-    return outputs
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True,
@@ -130,7 +119,7 @@ def main():
     for name, options in (("greedy", {}),
                           (f"beam{args.beam}", {"method": "beam", "beam_width": args.beam,
                                                 "length_penalty": 0.6})):
-        hypotheses = translate_all(model, test[0], **options)
+        hypotheses = model.translate(test[0], batch_size=128, verbose=1, **options)
         scores = evaluation.evaluate_translations(hypotheses, test[1])
         results[name] = scores
         print(f"{name}: BLEU {scores['bleu']:.2f} (sacrebleu, cased, detokenized), "

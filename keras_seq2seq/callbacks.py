@@ -116,11 +116,9 @@ class BleuCallback(keras.callbacks.Callback):
             return
         from keras_seq2seq import evaluation
 
-        hypotheses = []
-        for start in range(0, len(self.sources), self.batch_size):
-            hypotheses.extend(self.model.translate(
-                self.sources[start:start + self.batch_size], method=self.method,
-                **self.decode_options))
+        hypotheses = self.model.translate(self.sources, method=self.method,
+                                          batch_size=self.batch_size,
+                                          **self.decode_options)
         logs["val_bleu"] = evaluation.corpus_bleu(hypotheses, self.references)
         logs["val_chrf"] = evaluation.corpus_chrf(hypotheses, self.references)
 

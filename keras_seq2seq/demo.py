@@ -83,14 +83,6 @@ def _inverse_sigmoid_k(total_steps, final_ratio):
     return round((low + high) / 2, 3)
 
 
-def translate_in_batches(model, texts, batch_size=500):
-    """Greedy translations of many strings, a batch at a time."""
-    outputs = []
-    for start in range(0, len(texts), batch_size):
-        outputs.extend(model.translate(texts[start:start + batch_size]))
-    return outputs
-
-
 def attention_example(model, text):
     """Translation, source/target character tokens and attention weights of one string."""
     ids = model.source_tokenizer.tokenize([text]).to_tensor()
@@ -138,7 +130,7 @@ def run_demo(output_dir="demo_output", epochs=6, train_size=20000, test_size=500
     train_seconds = time.time() - started
 
     test_sources, test_targets = data["splits"]["test"]
-    predictions = translate_in_batches(model, test_sources)
+    predictions = model.translate(test_sources, batch_size=500)
     scores = evaluation.evaluate_translations(predictions, test_targets)
     print(f"\nHeld-out test ({len(test_sources)} dates, greedy, free running): "
           f"exact match {scores['exact_match']:.2%}, BLEU {scores['bleu']:.1f}, "

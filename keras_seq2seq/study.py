@@ -384,16 +384,9 @@ def build_model(data, regime, seed=0, planned_steps=1000, final_ratio=0.1,
 
 
 # ---------------------------------------------------------------------- evaluation
-def _translate_all(model, texts, batch_size=500):
-    outputs = []
-    for start in range(0, len(texts), batch_size):
-        outputs.extend(model.translate(texts[start:start + batch_size]))
-    return outputs
-
-
 def sequence_quality(model, sources, references, metric):
     """Greedy free-running quality: exact match in [0, 1] or BLEU in [0, 100]."""
-    hypotheses = _translate_all(model, list(sources))
+    hypotheses = model.translate(list(sources), batch_size=500)
     if metric == "exact_match":
         return evaluation.exact_match(hypotheses, references)
     if metric == "bleu":

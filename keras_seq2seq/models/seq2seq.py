@@ -532,7 +532,7 @@ class Seq2Seq(keras.Model):
         return function(source_ids, tf.constant(max_length, tf.int32))
 
     def translate(self, texts, max_length=None, method="greedy", replace_unknown=False,
-                  **options):
+                  batch_size=None, verbose=0, **options):
         """Translates strings with the model's tokenizers.
 
         Args:
@@ -544,12 +544,34 @@ class Seq2Seq(keras.Model):
                 token its attention weights point to most at that step (Luong et
                 al. 2015's rare-word trick; subword markers are stripped). Defaults
                 to False.
+            batch_size: translate `batch_size` sentences at a time (bounded memory
+                for long lists). Defaults to None: all at once.
+            verbose: 1 shows a Keras progress bar over the sentences (with
+                `batch_size`, it moves after each batch). Defaults to 0.
             **options: decoder options, as in `generate`.
 
         Returns:
             A list of translated strings (one str when `texts` is a str). Empty or
             whitespace-only inputs give empty strings.
         """
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
+                batch_size, (int, np.integer)) or batch_size < 1):
+            raise ValueError(f"`batch_size` must be a positive int or None. Received: "
+                             f"batch_size={batch_size!r}")
+        if not isinstance(texts, (str, bytes)) and (batch_size or verbose):
+            texts = list(texts)
+            size = batch_size or max(1, len(texts))
+            progress = keras.utils.Progbar(len(texts), unit_name="sentence",
+                                           verbose=1 if verbose else 0)
+            outputs = []
+            for start in range(0, len(texts), size):
+                chunk = texts[start:start + size]
+                outputs.extend(self.translate(chunk, max_length=max_length,
+                                              method=method,
+                                              replace_unknown=replace_unknown,
+                                              **options))
+                progress.add(len(chunk))
+            return outputs
         if self.source_tokenizer is None or self.target_tokenizer is None:
             raise ValueError(
                 "translate() needs the model's source_tokenizer and target_tokenizer. "

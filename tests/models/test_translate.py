@@ -87,3 +87,20 @@ def test_local_attention_models_train_decode_and_save(local, tmp_path):
     model.save(path)
     restored = keras.models.load_model(path)
     np.testing.assert_array_equal(restored.generate(source[:4], max_length=8).ids, greedy.ids)
+
+
+def test_batched_translate_with_progress_bar_equals_one_call(trained_text_model, capsys):
+    model = trained_text_model
+    texts = ["abc", "", "hgfe", "dcba", "ab", "  ", "efgh", "bad"]
+    whole = model.translate(texts)
+    assert model.translate(texts, batch_size=3) == whole
+    capsys.readouterr()
+    assert model.translate(texts, batch_size=3, verbose=1) == whole
+    out = capsys.readouterr().out
+    assert "8/8" in out and "sentence" in out
+    assert model.translate(texts, method="beam", beam_width=3, batch_size=5) == \
+        model.translate(texts, method="beam", beam_width=3)
+    assert model.translate("abc", batch_size=2) == model.translate("abc")
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="batch_size"):
+            model.translate(texts, batch_size=bad)
