@@ -587,25 +587,11 @@ def n_best(model, texts, k, beam_width):
 
 
 def attention_of(model, text, beam=None):
-    """Translation, source tokens, target tokens and attention weights of one text.
-
-    Greedy decoding is `keras_seq2seq.demo.attention_example`; with `beam` the best
-    beam hypothesis is used.
-    """
-    from keras_seq2seq.demo import attention_example
-
-    if not beam:
-        return attention_example(model, text)
-    ids = model.source_tokenizer.tokenize([text]).to_tensor()
-    result = model.generate(ids, method="beam", beam_width=beam)
-    length = int(result.lengths[0, 0])
-    output_ids = result.ids[0, 0, :length + 1]
-    tokenizer_s, tokenizer_t = model.source_tokenizer, model.target_tokenizer
-    source_tokens = [t.decode("utf-8") for t in tokenizer_s.id_to_token(ids[0]).numpy()]
-    target_tokens = [t.decode("utf-8") for t in tokenizer_t.id_to_token(output_ids).numpy()]
-    weights = result.attention[0, 0, :len(target_tokens), :len(source_tokens)].numpy()
-    translation = tokenizer_t.detokenize(result.ids[:1, 0]).numpy()[0].decode("utf-8")
-    return translation, source_tokens, target_tokens, weights
+    """Translation, source tokens, target tokens and attention weights of one text,
+    greedy or (with `beam`) the best hypothesis of a beam search of width `beam`."""
+    found = model.translate_full(
+        text, **({"method": "beam", "beam_width": beam} if beam else {}))
+    return found.text, found.source_tokens, found.tokens, found.attention
 
 
 HANGUL_FONT_HINT = (

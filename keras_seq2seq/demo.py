@@ -84,18 +84,14 @@ def _inverse_sigmoid_k(total_steps, final_ratio):
 
 
 def attention_example(model, text):
-    """Translation, source/target character tokens and attention weights of one string."""
-    ids = model.source_tokenizer.tokenize([text]).to_tensor()
-    result = model.generate(ids)
-    length = int(result.lengths[0])
-    source_tokens = [t.decode("utf-8") for t in
-                     model.source_tokenizer.id_to_token(ids[0]).numpy()]
-    output_ids = result.ids[0, :length + 1]
-    target_tokens = [t.decode("utf-8") for t in
-                     model.target_tokenizer.id_to_token(output_ids).numpy()]
-    weights = result.attention[0, :len(target_tokens), :len(source_tokens)].numpy()
-    translation = model.target_tokenizer.detokenize(result.ids[:1]).numpy()[0]
-    return translation.decode("utf-8"), source_tokens, target_tokens, weights
+    """Translation, source/target tokens and attention weights of one string (greedy).
+
+    Returns:
+        `(translation, source_tokens, target_tokens, weights)`, the weights of shape
+        `(len(target_tokens), len(source_tokens))`; see `Seq2Seq.translate_full`.
+    """
+    found = model.translate_full(text)
+    return found.text, found.source_tokens, found.tokens, found.attention
 
 
 def run_demo(output_dir="demo_output", epochs=6, train_size=20000, test_size=5000,

@@ -554,46 +554,96 @@ class Seq2Seq(keras.Model):
             A list of translated strings (one str when `texts` is a str). Empty or
             whitespace-only inputs give empty strings.
         """
+        def strings(batch):
+            outputs = [""] * len(batch)
+            keep = [i for i, text in enumerate(batch) if text.strip()]
+            if keep:
+                ids = self._tokenize_sources([batch[i] for i in keep])
+                result = self.generate(ids, max_length=max_length, method=method,
+                                       **options)
+                output_ids = result.ids[:, 0] if method == "beam" else result.ids
+                if replace_unknown:
+                    attention = (result.attention[:, 0] if method == "beam"
+                                 else result.attention)
+                    decoded = self._replace_unknown(ids, output_ids, attention)
+                else:
+                    decoded = [t.decode("utf-8") for t in
+                               self.target_tokenizer.detokenize(output_ids).numpy()]
+                for i, text in zip(keep, decoded):
+                    outputs[i] = text
+            return outputs
+
+        return self._over_texts("translate", texts, strings, batch_size, verbose)
+
+    def translate_full(self, texts, max_length=None, method="greedy", batch_size=None,
+                       verbose=0, **options):
+        """Translates strings and returns tokens, scores and attention weights too.
+
+        The in-memory counterpart of an export's `translate` endpoint
+        (`keras_seq2seq.export.Translator.translate_full`).
+
+        Args:
+            texts: a str or a list of str (UTF-8 bytes are accepted too).
+            max_length: output cap in tokens. Defaults to `max_decode_length`.
+            method: "greedy", "beam" (its best hypothesis) or "sample".
+            batch_size: translate `batch_size` sentences at a time. Defaults to None:
+                all at once.
+            verbose: 1 shows a Keras progress bar over the sentences. Defaults to 0.
+            **options: decoder options, as in `generate`.
+
+        Returns:
+            A list of `keras_seq2seq.models.translation.Translation` (`text`,
+            `tokens`, `source_tokens`, `score`, `attention` of shape
+            `(len(tokens), len(source_tokens))`); one when `texts` is a str. An
+            empty or whitespace-only input gives an empty `Translation` (score 0).
+        """
+        from keras_seq2seq.models.translation import (
+            Translation,
+            translations_from_result,
+        )
+
+        def details(batch):
+            outputs = [Translation("", [], [], 0.0, np.zeros((0, 0), "float32"))
+                       for _ in batch]
+            keep = [i for i, text in enumerate(batch) if text.strip()]
+            if keep:
+                ids = self._tokenize_sources([batch[i] for i in keep])
+                result = self.generate(ids, max_length=max_length, method=method,
+                                       **options)
+                found = translations_from_result(
+                    ids.numpy(), result, method == "beam", self.source_tokenizer,
+                    self.target_tokenizer)
+                for i, translation in zip(keep, found):
+                    outputs[i] = translation
+            return outputs
+
+        return self._over_texts("translate_full", texts, details, batch_size, verbose)
+
+    def _tokenize_sources(self, texts):
+        ids = self.source_tokenizer.tokenize(tf.constant(texts))
+        return ids.to_tensor() if isinstance(ids, tf.RaggedTensor) else ids
+
+    def _over_texts(self, caller, texts, translate_batch, batch_size, verbose):
+        """Runs `translate_batch(list of str) -> list` over `texts` in batches."""
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
                 batch_size, (int, np.integer)) or batch_size < 1):
             raise ValueError(f"`batch_size` must be a positive int or None. Received: "
                              f"batch_size={batch_size!r}")
-        if not isinstance(texts, (str, bytes)) and (batch_size or verbose):
-            texts = list(texts)
-            size = batch_size or max(1, len(texts))
-            progress = keras.utils.Progbar(len(texts), unit_name="sentence",
-                                           verbose=1 if verbose else 0)
-            outputs = []
-            for start in range(0, len(texts), size):
-                chunk = texts[start:start + size]
-                outputs.extend(self.translate(chunk, max_length=max_length,
-                                              method=method,
-                                              replace_unknown=replace_unknown,
-                                              **options))
-                progress.add(len(chunk))
-            return outputs
         if self.source_tokenizer is None or self.target_tokenizer is None:
             raise ValueError(
-                "translate() needs the model's source_tokenizer and target_tokenizer. "
+                f"{caller}() needs the model's source_tokenizer and target_tokenizer. "
                 "Pass them to Seq2Seq(...), or tokenize yourself and call "
                 "model.generate(source_ids).")
         single = isinstance(texts, (str, bytes))
         batch = [_as_text(text, i) for i, text in enumerate([texts] if single else texts)]
-        outputs = [""] * len(batch)
-        keep = [i for i, text in enumerate(batch) if text.strip()]
-        if keep:
-            ids = self.source_tokenizer.tokenize(tf.constant([batch[i] for i in keep]))
-            ids = ids.to_tensor() if isinstance(ids, tf.RaggedTensor) else ids
-            result = self.generate(ids, max_length=max_length, method=method, **options)
-            output_ids = result.ids[:, 0] if method == "beam" else result.ids
-            if replace_unknown:
-                attention = result.attention[:, 0] if method == "beam" else result.attention
-                decoded = self._replace_unknown(ids, output_ids, attention)
-            else:
-                decoded = [t.decode("utf-8") for t in
-                           self.target_tokenizer.detokenize(output_ids).numpy()]
-            for i, text in zip(keep, decoded):
-                outputs[i] = text
+        size = batch_size or max(1, len(batch))
+        progress = keras.utils.Progbar(len(batch), unit_name="sentence",
+                                       verbose=1 if verbose else 0)
+        outputs = []
+        for start in range(0, len(batch), size):
+            chunk = batch[start:start + size]
+            outputs.extend(translate_batch(chunk))
+            progress.add(len(chunk))
         return outputs[0] if single else outputs
 
     def _replace_unknown(self, source_ids, output_ids, attention):

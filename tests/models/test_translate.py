@@ -104,3 +104,27 @@ def test_batched_translate_with_progress_bar_equals_one_call(trained_text_model,
     for bad in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="batch_size"):
             model.translate(texts, batch_size=bad)
+
+
+def test_translate_full_gives_tokens_scores_and_attention(trained_text_model):
+    model = trained_text_model
+    texts = ["abc", "", "hgfe"]
+    details = model.translate_full(texts, batch_size=2)
+    assert [d.text for d in details] == model.translate(texts) == ["cba", "", "efgh"]
+    first = details[0]
+    assert first.source_tokens == ["a", "b", "c"]
+    assert first.tokens == ["c", "b", "a", "[END]"]
+    assert first.attention.shape == (4, 3)
+    np.testing.assert_allclose(first.attention.sum(-1), 1.0, atol=1e-5)
+    # The reversal task attends to the mirrored source position.
+    assert first.attention[:3].argmax(-1).tolist() == [2, 1, 0]
+    ids = model.source_tokenizer.tokenize(["abc"]).to_tensor()
+    expected = model.generate(ids)
+    assert first.score == pytest.approx(float(expected.scores[0]), abs=1e-5)
+    empty = details[1]
+    assert (empty.text, empty.tokens, empty.source_tokens, empty.score) == ("", [], [],
+                                                                           0.0)
+    assert empty.attention.shape == (0, 0)
+    beam = model.translate_full("hgfe", method="beam", beam_width=3)
+    assert beam.text == model.translate("hgfe", method="beam", beam_width=3)
+    assert beam.tokens[-1] == "[END]" and beam.attention.shape == (5, 4)
