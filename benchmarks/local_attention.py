@@ -12,12 +12,15 @@ one after the other in this process, and reports for each:
 * quality on the test split: exact match (dates) or BLEU / word BLEU / chrF
   (Multi30k, sacrebleu), overall and on the longest fifth of the test sources
   ("long inputs");
-* training throughput (non-pad target tokens per second of `fit`, first epoch
-  excluded: it traces) and greedy decoding throughput (sentences per second).
+* speed, timed after training in interleaved rounds (each round times every
+  variant once, so a change of load hits all of them alike): a teacher-forced
+  training step (`train_on_batch`) on the same 8 batches, and greedy decoding of the
+  same 256 test sentences; reported as non-pad target tokens/s and sentences/s,
+  medians over the rounds, with the ratio to global attention of the same round;
+* the throughput seen during `fit` (first epoch excluded: it traces), for context.
 
-Quality is fixed-epoch, so it does not depend on the load of the machine; speeds do,
-so the three variants are timed in the same run, one after the other; compare their
-ratios. Prints a Markdown table and writes JSON with `--json PATH`.
+Quality is fixed-epoch, so it does not depend on the load of the machine. Prints a
+Markdown table and writes JSON with `--json PATH`.
 """
 
 import argparse
@@ -104,7 +107,6 @@ def quality(task, hypotheses, references):
 
 
 def run_variant(task, name, local, window, seed):
-    keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     splits = task["splits"]
     source_tokenizer, target_tokenizer = task["source_tokenizer"], task["target_tokenizer"]
@@ -140,9 +142,9 @@ def run_variant(task, name, local, window, seed):
         "local_attention": local,
         "window": window if local else None,
         "epochs": task["epochs"],
-        "train_tokens_per_second": round(train_tokens_per_second, 1),
+        "fit_tokens_per_second": round(train_tokens_per_second, 1),
         "epoch_seconds": [round(s, 1) for s in timer.seconds],
-        "decode_sentences_per_second": round(len(test_sources) / decode_seconds, 1),
+        "fit_decode_sentences_per_second": round(len(test_sources) / decode_seconds, 1),
         "test": quality(task, hypotheses, test_references),
         "long_inputs": {
             "source_tokens_over": long_cut,
@@ -153,11 +155,47 @@ def run_variant(task, name, local, window, seed):
         "examples": list(zip(test_sources[:3], hypotheses[:3])),
     }
     print(json.dumps({k: v for k, v in result.items() if k != "examples"}), flush=True)
-    return result
+    return result, model, train
+
+
+def time_variants(results, models, train, sources, rounds):
+    """Interleaved timing rounds; fills `train_tokens_per_second` and
+    `decode_sentences_per_second` (medians) and per-round ratios to the first."""
+    batches = list(train.take(8).as_numpy_iterator())
+    tokens = sum(int(np.count_nonzero(y)) for _, y in batches)
+    sources = list(sources[:256])
+    for model in models:                                    # trace every shape
+        for (x, y) in batches:
+            model.train_on_batch(x, y)
+        model.translate(sources)
+    train_times = [[] for _ in models]
+    decode_times = [[] for _ in models]
+    for _ in range(rounds):
+        for i, model in enumerate(models):
+            started = time.perf_counter()
+            for (x, y) in batches:
+                model.train_on_batch(x, y)
+            train_times[i].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            model.translate(sources)
+            decode_times[i].append(time.perf_counter() - started)
+    for i, result in enumerate(results):
+        train_ratio = np.array(train_times[0]) / np.array(train_times[i])
+        decode_ratio = np.array(decode_times[0]) / np.array(decode_times[i])
+        result.update(
+            train_tokens_per_second=round(tokens / float(np.median(train_times[i])), 1),
+            decode_sentences_per_second=round(
+                len(sources) / float(np.median(decode_times[i])), 1),
+            train_vs_global=round(float(np.median(train_ratio)), 3),
+            train_vs_global_range=[round(float(train_ratio.min()), 3),
+                                   round(float(train_ratio.max()), 3)],
+            decode_vs_global=round(float(np.median(decode_ratio)), 3),
+            decode_vs_global_range=[round(float(decode_ratio.min()), 3),
+                                    round(float(decode_ratio.max()), 3)],
+            timing_rounds=rounds)
 
 
 def table(results, metric):
-    base = results[0]
     keys = ["exact_match"] if metric == "exact_match" else ["bleu", "word_bleu", "chrf"]
     scale = 100.0 if metric == "exact_match" else 1.0
     head = ["variant"] + [f"test {k}" for k in keys] + [
@@ -170,9 +208,11 @@ def table(results, metric):
         cells.append(f"{r['long_inputs'][keys[0]] * scale:.2f} "
                      f"(n={r['long_inputs']['count']})")
         cells += [f"{r['train_tokens_per_second']:,.0f}",
-                  f"{r['train_tokens_per_second'] / base['train_tokens_per_second']:.2f}×",
+                  f"{r['train_vs_global']:.2f}× ({r['train_vs_global_range'][0]:.2f}–"
+                  f"{r['train_vs_global_range'][1]:.2f})",
                   f"{r['decode_sentences_per_second']:,.0f}",
-                  f"{r['decode_sentences_per_second'] / base['decode_sentences_per_second']:.2f}×"]
+                  f"{r['decode_vs_global']:.2f}× ({r['decode_vs_global_range'][0]:.2f}–"
+                  f"{r['decode_vs_global_range'][1]:.2f})"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -188,6 +228,7 @@ def main(argv=None):
                         choices=[v for v, _ in VARIANTS])
     parser.add_argument("--data", default=os.path.join("..", "shared", "data", "multi30k"))
     parser.add_argument("--vocabulary-size", type=int, default=8000)
+    parser.add_argument("--rounds", type=int, help="timing rounds (default 7; quick 2)")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
 
@@ -198,8 +239,11 @@ def main(argv=None):
     window = args.window or task["window"]
     started = time.time()
     load_before = os.getloadavg()
-    results = [run_variant(task, name, local, window, args.seed)
-               for name, local in VARIANTS if name in args.variants]
+    runs = [run_variant(task, name, local, window, args.seed)
+            for name, local in VARIANTS if name in args.variants]
+    results = [result for result, _, _ in runs]
+    time_variants(results, [model for _, model, _ in runs], runs[0][2],
+                  task["splits"]["test"][0], args.rounds or (2 if args.quick else 7))
     report = {
         "task": args.task,
         "quick": args.quick,

@@ -4,10 +4,26 @@ The decoder drives the step-function contract of `keras_seq2seq.decoding.greedy`
 `step_fn(token_ids, state) -> (logits, new_state, attention)`. The `beam_width` live
 hypotheses of each example are folded into the batch dimension (`batch_size *
 beam_width` rows, the beams of an example next to each other), so the step function
-runs once per step on all of them. Every step the live hypotheses are reordered with
-one `gather_beams` over the whole state nest, the token buffer and the attention
-history: no `GatherTree` op (missing in TF Serving), only core TensorFlow ops inside an
-explicit `tf.while_loop`, so the same code runs eagerly and traced without autograph.
+runs once per step on all of them. Only core TensorFlow ops, inside explicit
+`tf.while_loop`s (no `GatherTree`, missing in TF Serving), so the same code runs
+eagerly and traced without autograph.
+
+The work of a step does not grow with the length decoded so far:
+
+* every step the live hypotheses are reordered with one `tf.gather` over the state
+  leaves that `step_fn` replaces (leaves it hands back untouched, such as the encoder
+  memory, stay as tiled: they are the same on all the beams of an example);
+* no token or attention history is carried: each step records, in `TensorArray`s, the
+  token and the parent beam of every live hypothesis and the attention of every row;
+  a finished hypothesis is a pointer into those records (its last step, the beam it
+  extends, its last token), and the returned hypotheses are rebuilt once, at the end,
+  by walking the parent pointers backwards;
+* the coverage penalty uses a running sum of each live hypothesis' attention (added
+  step by step: it may differ from a sum over the returned attention in the last
+  bits);
+* the candidates are ranked from the best `beam_width + 1` extensions of each row
+  (`best_extensions`, a two-stage top-k on large vocabularies), which hold an
+  example's best `beam_width` candidates and its best `beam_width` that do not end.
 
 Search (as in tensor2tensor and GNMT):
 
@@ -149,7 +165,24 @@ def coverage_log_sum(attention, source_mask=None):
     Returns:
         float32 `(...)`, the coverage term before its `beta` factor (at most 0).
     """
-    coverage = tf.reduce_sum(attention, axis=-2)
+    return coverage_log_sum_of_sums(tf.reduce_sum(attention, axis=-2), source_mask)
+
+
+def coverage_log_sum_of_sums(coverage, source_mask=None):
+    """`coverage_log_sum` from the attention already summed over the output steps.
+
+    Beam search keeps this running sum `sum_j p_ij` for every live hypothesis instead
+    of its whole attention history.
+
+    Args:
+        coverage: float32 `(..., Ts)`, the summed attention `sum_j p_ij` of each
+            hypothesis on each source position.
+        source_mask: optional bool `(..., Ts)` (broadcastable), true on real source
+            positions. When None, a position with zero coverage is taken for padding.
+
+    Returns:
+        float32 `(...)`, the coverage term before its `beta` factor (at most 0).
+    """
     if source_mask is None:
         real = tf.greater(coverage, 0.0)
     else:
@@ -158,6 +191,80 @@ def coverage_log_sum(attention, source_mask=None):
     clipped = tf.clip_by_value(coverage, MIN_COVERAGE, 1.0)
     log_coverage = tf.where(real, tf.math.log(clipped), tf.zeros_like(coverage))
     return tf.reduce_sum(log_coverage, axis=-1)
+
+
+# Vocabularies from this size on take the two-stage top-k of `best_extensions`.
+CHUNKED_TOP_K_MIN_VOCAB = 1024
+
+
+def best_extensions(log_probs, offsets, k, chunk_size=None):
+    """`tf.math.top_k(offsets + log_probs, k)`, in two cheaper stages on large rows.
+
+    The result is exactly that of the one `top_k` (values, indices and the order of
+    ties: lower index first), but on a large vocabulary `top_k` over whole rows is
+    slow on CPU. So each row is cut into chunks of `chunk_size` tokens, the `k`
+    chunks with the largest maxima are kept (lower chunk first on ties) and `top_k`
+    runs on their tokens only, taken in the order of the vocabulary. The best `k`
+    tokens of a row always lie in those chunks: fewer than `k` chunks hold a value
+    above the `k`-th best one, and a chunk whose maximum equals it holds a tied
+    token of lower index than every tied token of the later chunks. Adding the
+    offset is monotonic, so ranking the chunks by `offset + max` ranks them as the
+    maxima of `offset + log_probs`.
+
+    Args:
+        log_probs: float32 `(rows, vocabulary_size)`.
+        offsets: float32 `(rows, 1)`, added to every value of the row (the
+            log-probability of the hypothesis being extended).
+        k: int or scalar int32 tensor, at most `vocabulary_size`.
+        chunk_size: optional int, the tokens of a chunk. When None, about the
+            square root of the vocabulary size (a divisor of it when one is near),
+            or one whole-row `top_k` for a vocabulary below
+            `CHUNKED_TOP_K_MIN_VOCAB`. A vocabulary size not known statically
+            always takes one whole-row `top_k`.
+
+    Returns:
+        `(values, indices)`: float32 and int32 `(rows, k)`, as `tf.math.top_k`.
+    """
+    vocab_size = log_probs.shape[-1]
+    if chunk_size is None and vocab_size is not None and isinstance(k, int):
+        chunk_size = _chunk_size(vocab_size, k)
+    if chunk_size is None or vocab_size is None:
+        return tf.math.top_k(offsets + log_probs, k=k)
+    chunks = -(-vocab_size // chunk_size)
+    if chunks * chunk_size != vocab_size:  # pad with -inf, never chosen over a token
+        log_probs = tf.pad(log_probs, [[0, 0], [0, chunks * chunk_size - vocab_size]],
+                           constant_values=NEG_INF)
+    blocks = tf.reshape(log_probs, [-1, chunks, chunk_size])
+    _, best = tf.math.top_k(tf.reduce_max(blocks, axis=-1) + offsets, k=k)
+    best = tf.sort(best, axis=-1)  # vocabulary order: ties resolve as in one top_k
+    values = tf.reshape(tf.gather(blocks, best, batch_dims=1), [-1, k * chunk_size])
+    values, positions = tf.math.top_k(values + offsets, k=k)
+    indices = (tf.gather(best, positions // chunk_size, batch_dims=1) * chunk_size
+               + positions % chunk_size)
+    return values, indices
+
+
+def _chunk_size(vocab_size, k):
+    """The chunk size `best_extensions` uses by default.
+
+    Args:
+        vocab_size: int, the static vocabulary size.
+        k: int, the number of values kept per row.
+
+    Returns:
+        An int near `sqrt(vocab_size)` (a divisor of `vocab_size` within a factor 2
+        of it when there is one), or None (one whole-row `top_k`) for a vocabulary
+        below `CHUNKED_TOP_K_MIN_VOCAB` or one with fewer than `4 * k` chunks.
+    """
+    if vocab_size < CHUNKED_TOP_K_MIN_VOCAB:
+        return None
+    target = max(int(round(vocab_size ** 0.5)), 1)
+    divisors = [c for c in range(target // 2, 2 * target + 1)
+                if c > 0 and vocab_size % c == 0]
+    size = min(divisors, key=lambda c: abs(c - target)) if divisors else target
+    if -(-vocab_size // size) < 4 * k:  # too few chunks for the first stage to pay
+        return None
+    return size
 
 
 def beam_search(step_fn, initial_state, batch_size, beam_width=5, start_id=START_ID,
@@ -217,44 +324,69 @@ def beam_search(step_fn, initial_state, batch_size, beam_width=5, start_id=START
 
     beams = beam_width
     buffer_length, caps = as_max_lengths(max_length, batch_size, max_lengths)
-    positions = tf.range(buffer_length)
     batch_offsets = tf.range(batch_size)[:, None] * beams
     if source_mask is not None:
         source_mask = tf.cast(source_mask, tf.bool)[:, None, :]  # (batch, 1, Ts)
 
-    def score(log_probs, lengths, attention):
-        # log_probs (batch, beams); attention (batch, beams, max_length, Ts).
+    def score(log_probs, lengths, coverage):
+        # log_probs (batch, beams); coverage (batch * beams, Ts), summed attention.
         scores = log_probs
         if alpha:
             scores = scores / gnmt_length_penalty(lengths, alpha)
         if beta:
-            scores = scores + beta * coverage_log_sum(attention, source_mask)
+            scores = scores + beta * coverage_log_sum_of_sums(
+                unflatten_beams(coverage, beams), source_mask)
         return scores
 
     def flat_rows(beam_indices):
         # (batch, beams) beam indices -> (batch * beams,) rows of the folded batch.
         return tf.reshape(beam_indices + batch_offsets, [-1])
 
+    # Leaves of the state that `step_fn` hands back untouched (the memory, the
+    # precomputed attention keys, the mask...) keep the tiled values, identical on the
+    # beams of an example, so reordering the beams cannot change them: they are not
+    # gathered. A leaf is gathered from the first step that `step_fn` replaces it on.
+    replaced = set()
+
+    def reorder_state(old_state, new_state, rows):
+        old_leaves = tf.nest.flatten(old_state)
+        new_leaves = tf.nest.flatten(new_state)
+        if len(old_leaves) != len(new_leaves):
+            return gather_beams(new_state, rows)
+        leaves = []
+        for i, (old, new) in enumerate(zip(old_leaves, new_leaves)):
+            if new is not old:
+                replaced.add(i)
+            leaves.append(tf.gather(new, rows) if i in replaced else new)
+        return tf.nest.pack_sequence_as(new_state, leaves)
+
     tokens = tf.fill([batch_size * beams], tf.constant(start_id, tf.int32))
     state = tile_beams(initial_state, beams)
-    alive_seq = tf.zeros([batch_size * beams, buffer_length], tf.int32)
-    # The attention buffers start with a last dimension of 1 that broadcasts to Ts at
-    # the first step (Ts is only known once the step function has run).
-    alive_attn = tf.zeros([batch_size * beams, buffer_length, 1], tf.float32)
     # All beams start from the same [START]: only the first one is live at first.
     first_beam = tf.equal(tf.range(beams), 0)[None, :]
     alive_logp = tf.where(first_beam, 0.0, NEG_INF) + tf.zeros([batch_size, 1])
-    # An example capped at 0 tokens finishes at once with the empty hypothesis.
+    # The running attention sum of each live hypothesis (for the coverage penalty);
+    # its last dimension 1 broadcasts to Ts at the first step.
+    alive_coverage = tf.zeros([batch_size * beams, 1], tf.float32)
+    # A finished hypothesis is a pointer into the step records below:
+    # [its length, the step of its last token, the live beam (after the step before)
+    # that it extends, its last token]. An example capped at 0 tokens finishes at
+    # once with the empty hypothesis (last step -1: no token).
     empty = tf.equal(caps, 0)
     fin_scores = tf.where(tf.logical_and(empty[:, None], first_beam), 0.0, NEG_INF)
-    fin_seq = tf.zeros([batch_size, beams, buffer_length], tf.int32)
-    fin_lengths = tf.zeros([batch_size, beams], tf.int32)
-    fin_attn = tf.zeros([batch_size, beams, buffer_length, 1], tf.float32)
+    fin_info = tf.zeros([batch_size, beams, 4], tf.int32) + tf.constant(
+        [0, -1, 0, 0], tf.int32)
     done = empty
+    # Step records: the token and the parent beam of each live beam after the step,
+    # and the attention of each row (before the reordering).
+    token_records = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
+    parent_records = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
+    attention_records = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+    end_token = tf.constant(end_id, tf.int32)
 
-    def body(step, tokens, state, alive_seq, alive_logp, alive_attn, fin_seq,
-             fin_lengths, fin_scores, fin_attn, done):
-        logits, state, attention = step_fn(tokens, state)
+    def body(step, tokens, state, alive_logp, alive_coverage, fin_scores, fin_info,
+             done, token_records, parent_records, attention_records):
+        logits, new_state, attention = step_fn(tokens, state)
         logits = tf.cast(logits, tf.float32)
         if not (isinstance(min_length, int) and min_length == 0):
             too_short = tf.less(step, min_length)
@@ -262,61 +394,73 @@ def beam_search(step_fn, initial_state, batch_size, beam_width=5, start_id=START
                                   off_value=0.0)
             logits = tf.where(too_short, logits + end_mask, logits)
         log_probs = tf.nn.log_softmax(logits)
-        vocab_size = tf.shape(log_probs)[-1]
-        at_step = tf.equal(positions, step)
-        # This step's attention joins each beam's history, before the reordering.
         attention = tf.cast(attention, tf.float32)
-        alive_attn = tf.where(at_step[None, :, None], attention[:, None, :], alive_attn)
+        attention_records = attention_records.write(step, attention)
+        if beta:
+            # This step's attention joins each hypothesis' coverage, before the
+            # reordering.
+            alive_coverage = alive_coverage + attention
 
-        candidates = alive_logp[:, :, None] + tf.reshape(
-            log_probs, [batch_size, beams, vocab_size])
-        candidates = tf.reshape(candidates, [batch_size, beams * vocab_size])
-        ends_at = tf.equal(tf.tile(tf.range(vocab_size), [beams]), end_id)
+        # The candidates are every one-token extension of every live hypothesis. Only
+        # the best `beams + 1` of each row can be among an example's best `beams`
+        # candidates or its best `beams` candidates that do not end (a row has one
+        # [END]), so the example-wide selections below run on those: ranked by
+        # (score, beam, token), as over all the candidates.
+        row_k = beams + 1
+        vocab_size = logits.shape[-1]
+        if vocab_size is None:
+            row_k = tf.minimum(row_k, tf.shape(logits)[-1])
+        else:
+            row_k = min(row_k, vocab_size)
+        row_logp, row_tokens = best_extensions(
+            log_probs, tf.reshape(alive_logp, [-1, 1]), row_k)
+        candidates = tf.reshape(row_logp, [batch_size, -1])
+        candidate_tokens = tf.reshape(row_tokens, [batch_size, -1])
 
         # 1. [END] candidates among the best `beams` candidates finish now.
         top_logp, top_index = tf.math.top_k(candidates, k=beams)
-        ends = tf.logical_and(tf.equal(top_index % vocab_size, end_id),
-                              tf.greater(top_logp, NEG_INF))
+        end_parents = top_index // row_k
+        ends = tf.logical_and(
+            tf.equal(tf.gather(candidate_tokens, top_index, batch_dims=1), end_id),
+            tf.greater(top_logp, NEG_INF))
         ends = tf.logical_and(ends, tf.greater_equal(step, min_length))
-        end_rows = flat_rows(top_index // vocab_size)
-        end_seq = tf.gather(alive_seq, end_rows)
-        end_seq = tf.where(at_step[None, :], tf.constant(end_id, tf.int32), end_seq)
-        end_attn = unflatten_beams(tf.gather(alive_attn, end_rows), beams)
-        end_scores = tf.where(ends, score(top_logp, step + 1, end_attn), NEG_INF)
+        end_coverage = (tf.gather(alive_coverage, flat_rows(end_parents)) if beta
+                        else None)
+        end_scores = tf.where(ends, score(top_logp, step + 1, end_coverage), NEG_INF)
 
         # 2. The best `beams` candidates that do not end stay live.
         alive_logp, live_index = tf.math.top_k(
-            tf.where(ends_at[None, :], NEG_INF, candidates), k=beams)
-        live_rows = flat_rows(live_index // vocab_size)
-        tokens = tf.reshape(live_index % vocab_size, [-1])
-        alive_seq, alive_attn, state = gather_beams((alive_seq, alive_attn, state),
-                                                    live_rows)
-        alive_seq = tf.where(at_step[None, :], tokens[:, None], alive_seq)
-        live_attn = unflatten_beams(alive_attn, beams)
+            tf.where(tf.equal(candidate_tokens, end_id), NEG_INF, candidates),
+            k=beams)
+        live_parents = live_index // row_k
+        live_tokens = tf.gather(candidate_tokens, live_index, batch_dims=1)
+        live_rows = flat_rows(live_parents)
+        tokens = tf.reshape(live_tokens, [-1])
+        state = reorder_state(state, new_state, live_rows)
+        if beta:
+            alive_coverage = tf.gather(alive_coverage, live_rows)
+        token_records = token_records.write(step, live_tokens)
+        parent_records = parent_records.write(step, live_parents)
 
         # 3. At its length cap an example's live hypotheses finish without [END].
         at_cap = tf.greater_equal(step + 1, caps)
-        cap_scores = tf.where(at_cap[:, None], score(alive_logp, step + 1, live_attn),
-                              NEG_INF)
+        cap_scores = tf.where(at_cap[:, None],
+                              score(alive_logp, step + 1, alive_coverage), NEG_INF)
 
         # The best `beams` of the finished, ending and capped hypotheses.
-        fin_attn = fin_attn + tf.zeros_like(end_attn[:, :1])  # last dim 1 -> Ts
         pool_scores = tf.concat([fin_scores, end_scores, cap_scores], axis=1)
         new_scores, keep = tf.math.top_k(pool_scores, k=beams)
-        lengths_now = tf.fill(tf.shape(fin_lengths), step)
-        pool = (
-            tf.concat([fin_seq, unflatten_beams(end_seq, beams),
-                       unflatten_beams(alive_seq, beams)], axis=1),
-            tf.concat([fin_lengths, lengths_now, lengths_now + 1], axis=1),
-            tf.concat([fin_attn, end_attn, live_attn], axis=1),
-        )
-        new_seq, new_lengths, new_attn = tf.nest.map_structure(
-            lambda x: tf.gather(x, keep, batch_dims=1), pool)
+        steps_now = tf.fill(tf.shape(end_parents), step)
+        pool_info = tf.concat([
+            fin_info,
+            tf.stack([steps_now, steps_now, end_parents,
+                      tf.fill(tf.shape(end_parents), end_token)], axis=-1),
+            tf.stack([steps_now + 1, steps_now, live_parents, live_tokens], axis=-1),
+        ], axis=1)
+        new_info = tf.gather(pool_info, keep, batch_dims=1)
         keep_old = done[:, None]
         fin_scores = tf.where(keep_old, fin_scores, new_scores)
-        fin_lengths = tf.where(keep_old, fin_lengths, new_lengths)
-        fin_seq = tf.where(keep_old[:, :, None], fin_seq, new_seq)
-        fin_attn = tf.where(keep_old[:, :, None, None], fin_attn, new_attn)
+        fin_info = tf.where(keep_old[:, :, None], fin_info, new_info)
 
         # Done when no live hypothesis can beat the `num_return`-th finished one:
         # log-probabilities only decrease and the coverage term is at most 0.
@@ -328,41 +472,132 @@ def beam_search(step_fn, initial_state, batch_size, beam_width=5, start_id=START
             )
         beaten = tf.greater_equal(fin_scores[:, num_return - 1], best_live)
         done = tf.logical_or(done, tf.logical_or(at_cap, beaten))
-        return (step + 1, tokens, state, alive_seq, alive_logp, alive_attn, fin_seq,
-                fin_lengths, fin_scores, fin_attn, done)
+        return (step + 1, tokens, state, alive_logp, alive_coverage, fin_scores,
+                fin_info, done, token_records, parent_records, attention_records)
 
     def cond(step, *loop_vars):
-        done = loop_vars[-1]
-        # The first step always runs, so that the attention buffers learn Ts.
+        done = loop_vars[-4]
+        # The first step always runs (as it did when the attention buffers had to
+        # learn Ts): the number of `step_fn` calls is part of the behaviour.
         return tf.logical_and(
             step < buffer_length,
             tf.logical_or(tf.equal(step, 0), tf.logical_not(tf.reduce_all(done))),
         )
 
-    loop_vars = (tf.constant(0), tokens, state, alive_seq, alive_logp, alive_attn,
-                 fin_seq, fin_lengths, fin_scores, fin_attn, done)
+    loop_vars = (tf.constant(0), tokens, state, alive_logp, alive_coverage, fin_scores,
+                 fin_info, done, token_records, parent_records, attention_records)
     shape_invariants = (
         tf.TensorShape([]),
         tf.TensorShape([None]),
         tf.nest.map_structure(_loose_batch_shape, state),
+        tf.TensorShape([None, beams]),
         tf.TensorShape([None, None]),
         tf.TensorShape([None, beams]),
-        tf.TensorShape([None, None, None]),
-        tf.TensorShape([None, beams, None]),
-        tf.TensorShape([None, beams]),
-        tf.TensorShape([None, beams]),
-        tf.TensorShape([None, beams, None, None]),
+        tf.TensorShape([None, beams, 4]),
         tf.TensorShape([None]),
+        tf.TensorShape(None),
+        tf.TensorShape(None),
+        tf.TensorShape(None),
     )
     outputs = tf.while_loop(cond, body, loop_vars, shape_invariants=shape_invariants,
                             maximum_iterations=buffer_length)
-    fin_seq, fin_lengths, fin_scores, fin_attn = outputs[6:10]
-    return BeamSearchResult(
-        ids=fin_seq[:, :num_return],
-        lengths=fin_lengths[:, :num_return],
-        scores=fin_scores[:, :num_return],
-        attention=fin_attn[:, :num_return],
-    )
+    steps_run = outputs[0]
+    fin_scores = outputs[5][:, :num_return]
+    fin_info = outputs[6][:, :num_return]
+    token_records, parent_records, attention_records = outputs[8:]
+    # A slot no hypothesis could fill (score -inf) holds no tokens.
+    filled = tf.greater(fin_scores, NEG_INF)
+    lengths = tf.where(filled, fin_info[:, :, 0], 0)
+    last_steps = tf.where(filled, fin_info[:, :, 1], -1)
+
+    def backtrack():
+        return _backtrack(
+            token_records.stack(), parent_records.stack(),
+            _unflatten_time_beams(attention_records.stack(), batch_size, beams),
+            last_steps, fin_info[:, :, 2], fin_info[:, :, 3], buffer_length)
+
+    def nothing_run():  # a max_length of 0 (given as a tensor): no step ran
+        return (tf.zeros([batch_size, num_return, 0], tf.int32),
+                tf.zeros([batch_size, num_return, 0, 1], tf.float32))
+
+    ids, attention = tf.cond(tf.greater(steps_run, 0), backtrack, nothing_run)
+    ids.set_shape([None, num_return, None])
+    attention.set_shape([None, num_return, None, None])
+    return BeamSearchResult(ids=ids, lengths=lengths, scores=fin_scores,
+                            attention=attention)
+
+
+def _unflatten_time_beams(records, batch_size, beam_width):
+    """Unfolds the beams of step records.
+
+    Args:
+        records: a `(steps, batch_size * beam_width, ...)` tensor.
+        batch_size: scalar int, the batch size.
+        beam_width: int, the number of beams.
+
+    Returns:
+        The `(steps, batch_size, beam_width, ...)` reshaped tensor.
+    """
+    shape = tf.shape(records)
+    return tf.reshape(records, tf.concat([[shape[0], batch_size, beam_width], shape[2:]],
+                                         axis=0))
+
+
+def _backtrack(tokens, parents, attention, last_steps, last_parents, last_tokens,
+               buffer_length):
+    """The tokens and attention of finished hypotheses, from the step records.
+
+    Walks the steps backwards from the last one, following each hypothesis' parent
+    pointers; only core TensorFlow ops (`tf.gather` with `batch_dims` in an explicit
+    `tf.while_loop`), no `GatherTree`.
+
+    Args:
+        tokens: int32 `(steps, batch_size, beam_width)`, the token of each live beam
+            after each step.
+        parents: int32 `(steps, batch_size, beam_width)`, the beam (in the order
+            before the step) that each live beam after the step extends.
+        attention: float32 `(steps, batch_size, beam_width, Ts)`, the attention of
+            each beam (in the order before the step) at each step.
+        last_steps: int32 `(batch_size, n)`, the step of each hypothesis' last token
+            (-1 for a hypothesis without tokens).
+        last_parents: int32 `(batch_size, n)`, the beam (in the order before that
+            step) that the last token extends.
+        last_tokens: int32 `(batch_size, n)`, the last token.
+        buffer_length: scalar int32, the size of the output buffers (>= steps).
+
+    Returns:
+        `(ids, attention)`: int32 `(batch_size, n, buffer_length)` with 0 after the
+        last token, and float32 `(batch_size, n, buffer_length, Ts)` with zeros
+        after it.
+    """
+    steps = tf.shape(tokens)[0]
+    id_records = tf.TensorArray(tf.int32, size=steps)
+    attention_records = tf.TensorArray(tf.float32, size=steps)
+
+    def body(step, pointer, id_records, attention_records):
+        # `pointer`: the live beam after `step` that each hypothesis goes through
+        # (meaningful where `step` < its last step).
+        at_last = tf.equal(step, last_steps)
+        before = tf.less(step, last_steps)
+        previous = tf.gather(parents[step], pointer, batch_dims=1)
+        token = tf.gather(tokens[step], pointer, batch_dims=1)
+        pointer = tf.where(at_last, last_parents, previous)
+        token = tf.where(at_last, last_tokens, tf.where(before, token, 0))
+        weights = tf.gather(attention[step], pointer, batch_dims=1)
+        ran = tf.logical_or(at_last, before)[:, :, None]
+        weights = tf.where(ran, weights, tf.zeros_like(weights))
+        return (step - 1, pointer, id_records.write(step, token),
+                attention_records.write(step, weights))
+
+    _, _, id_records, attention_records = tf.while_loop(
+        lambda step, *_: step >= 0, body,
+        (steps - 1, tf.zeros_like(last_steps), id_records, attention_records))
+    padding = buffer_length - steps
+    ids = tf.pad(tf.transpose(id_records.stack(), [1, 2, 0]),
+                 [[0, 0], [0, 0], [0, padding]])
+    attention = tf.pad(tf.transpose(attention_records.stack(), [1, 2, 0, 3]),
+                       [[0, 0], [0, 0], [0, padding], [0, 0]])
+    return ids, attention
 
 
 def _loose_batch_shape(value):

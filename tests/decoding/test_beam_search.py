@@ -1,5 +1,6 @@
 """Tests of `keras_seq2seq.decoding.beam_search` with fake step functions."""
 
+import importlib
 import itertools
 import math
 
@@ -9,6 +10,9 @@ import tensorflow as tf
 
 from keras_seq2seq.decoding import BeamSearchResult, beam_search, greedy_decode
 from keras_seq2seq.decoding.beam_search import (
+    CHUNKED_TOP_K_MIN_VOCAB,
+    _chunk_size,
+    best_extensions,
     coverage_log_sum,
     flatten_beams,
     gather_beams,
@@ -16,6 +20,9 @@ from keras_seq2seq.decoding.beam_search import (
     tile_beams,
     unflatten_beams,
 )
+
+# The module (the package's `beam_search` attribute is the function).
+beam_search_module = importlib.import_module("keras_seq2seq.decoding.beam_search")
 
 PAD, UNK, START, END, A, B = range(6)
 VOCAB = 6
@@ -489,3 +496,207 @@ def test_helpers_and_argument_checks():
         run(model, 1, beam_width=0)
     with pytest.raises(ValueError, match="coverage_penalty=-1"):
         run(model, 1, coverage_penalty=-1.0)
+
+
+# Outputs of the beam search as it was before the step records and the two-stage
+# top-k (the version that carried and reordered whole token and attention histories),
+# on `RandomModel`s: the rewrite must give the same hypotheses.
+RECORDED = [
+    (dict(vocab_size=8, end_bias=0.5, seed=3), 4,
+     dict(beam_width=4, num_return=4, max_length=8, max_lengths=[8, 3, 0, 6],
+          min_length=1, length_penalty=0.6, coverage_penalty=0.3),
+     [[[5, 5, 6, 7, 3, 0, 0, 0], [5, 5, 6, 7, 7, 1, 5, 7], [5, 5, 6, 7, 7, 1, 5, 5],
+       [5, 5, 6, 7, 5, 6, 7, 1]],
+      [[5, 5, 6, 0, 0, 0, 0, 0], [5, 5, 2, 0, 0, 0, 0, 0], [2, 0, 2, 0, 0, 0, 0, 0],
+       [2, 0, 0, 0, 0, 0, 0, 0]],
+      [[0] * 8] * 4,
+      [[5, 5, 6, 7, 3, 0, 0, 0], [0, 3, 0, 0, 0, 0, 0, 0], [6, 6, 3, 0, 0, 0, 0, 0],
+       [5, 5, 6, 7, 7, 1, 0, 0]]],
+     [[4, 8, 8, 8], [3, 3, 3, 3], [0, 0, 0, 0], [4, 1, 2, 6]],
+     [[-2.546304, -2.754412, -2.971569, -3.037711],
+      [-2.359426, -2.869139, -3.132548, -3.341091],
+      [0.0, -np.inf, -np.inf, -np.inf],
+      [-2.791761, -3.206668, -3.270053, -3.354770]]),
+    (dict(vocab_size=4, seed=4), 2, dict(beam_width=5, num_return=5, max_length=3),
+     [[[3, 0, 0], [1, 1, 0], [1, 3, 0], [1, 2, 1], [1, 0, 1]],
+      [[3, 0, 0], [1, 2, 1], [1, 3, 0], [2, 0, 3], [2, 0, 1]]],
+     [[0, 3, 1, 3, 3], [0, 3, 1, 2, 3]],
+     [[-0.298381, -2.495016, -2.818507, -3.368139, -3.378544],
+      [-0.103167, -3.622110, -3.771824, -4.336128, -4.344382]]),
+    # A vocabulary too small to fill the beam: the last slot stays empty.
+    (dict(vocab_size=4, seed=4), 2,
+     dict(beam_width=5, num_return=5, max_length=2, max_lengths=[1, 2]),
+     [[[3, 0], [1, 0], [2, 0], [0, 0], [0, 0]],
+      [[3, 0], [1, 2], [2, 0], [1, 3], [1, 1]]],
+     [[0, 1, 1, 1, 0], [0, 2, 2, 1, 2]],
+     [[-0.298381, -1.426849, -4.184608, -5.918415, -np.inf],
+      [-0.103167, -3.422065, -3.596752, -3.771824, -4.860708]]),
+]
+
+
+@pytest.mark.parametrize("case", range(len(RECORDED)))
+def test_same_hypotheses_as_the_recorded_search(case):
+    model_kwargs, batch_size, kwargs, ids, lengths, scores = RECORDED[case]
+    model = RandomModel(**model_kwargs)
+    kwargs = dict(kwargs)
+    if "max_lengths" in kwargs:
+        kwargs["max_lengths"] = tf.constant(kwargs["max_lengths"])
+    result = beam_search(model.step, model.initial_state(batch_size), batch_size,
+                         **kwargs)
+    assert result.ids.numpy().tolist() == ids
+    assert result.lengths.numpy().tolist() == lengths
+    np.testing.assert_allclose(result.scores.numpy(), scores, atol=1e-5)
+    # The attention of each output step is that of the row the hypothesis went
+    # through: rebuild it by replaying each hypothesis through the model.
+    attention = result.attention.numpy()
+    for example in range(batch_size):
+        for rank in range(kwargs["num_return"]):
+            tokens = ids[example][rank]
+            steps = (lengths[example][rank]
+                     + (tokens[lengths[example][rank]] == END
+                        if lengths[example][rank] < len(tokens) else 0))
+            if scores[example][rank] == -np.inf:
+                steps = 0
+            expected = np.zeros_like(attention[example, rank])
+            previous = START
+            for t in range(steps):
+                index = tf.constant([[t, previous]])
+                expected[t] = tf.gather_nd(model.attention, index).numpy()[0]
+                previous = tokens[t]
+            np.testing.assert_allclose(attention[example, rank], expected, atol=1e-6)
+
+
+def test_best_extensions_is_exactly_one_top_k():
+    rng = np.random.default_rng(0)
+    for _ in range(150):
+        vocab_size = int(rng.integers(7, 300))
+        k = int(rng.integers(1, min(vocab_size, 12) + 1))
+        rows = int(rng.integers(1, 7))
+        if rng.random() < 0.5:  # few distinct values: many ties
+            values = rng.integers(0, int(rng.integers(1, 5)), size=(rows, vocab_size))
+            values = values.astype(np.float32) * 0.5 - 3.0
+        else:
+            values = rng.normal(size=(rows, vocab_size)).astype(np.float32)
+        values[rng.random(values.shape) < 0.1] = -np.inf
+        offsets = rng.normal(size=(rows, 1)).astype(np.float32) * 100.0
+        offsets[rng.random(offsets.shape) < 0.3] = -np.inf  # dead beams
+        offsets[rng.random(offsets.shape) < 0.2] = 0.0
+        # chunk sizes that divide the vocabulary or not (the last chunk is padded)
+        chunk_size = max(1, min(int(rng.integers(1, vocab_size + 3)), vocab_size // k))
+        expected = tf.math.top_k(offsets + values, k=k)
+        actual = best_extensions(tf.constant(values), tf.constant(offsets), k,
+                                 chunk_size=chunk_size)
+        np.testing.assert_array_equal(actual[0].numpy(), expected[0].numpy())
+        np.testing.assert_array_equal(actual[1].numpy(), expected[1].numpy())
+    assert _chunk_size(6000, 6) == 75 and _chunk_size(8000, 6) == 80
+    assert _chunk_size(CHUNKED_TOP_K_MIN_VOCAB - 1, 6) is None
+
+
+class LargeVocabularyModel:
+    """A small recurrent model over a large vocabulary, with coarse (tied) logits."""
+
+    def __init__(self, vocab_size=1500, units=8, seed=0):
+        rng = np.random.default_rng(seed)
+        self.embedding = tf.constant(rng.normal(size=(vocab_size, units)), tf.float32)
+        self.recurrent = tf.constant(rng.normal(size=(units, units)) / units ** 0.5,
+                                     tf.float32)
+        self.output = tf.constant(rng.normal(size=(units, vocab_size)) * 2.0, tf.float32)
+        self.keys = tf.constant(rng.normal(size=(units, TS)), tf.float32)
+
+    def initial_state(self, batch_size):
+        return {"h": tf.zeros([batch_size, self.recurrent.shape[0]]),
+                "memory": tf.reshape(tf.range(batch_size * 4, dtype=tf.float32),
+                                     [batch_size, 4])}
+
+    def step(self, tokens, state):
+        h = tf.tanh(tf.matmul(state["h"], self.recurrent)
+                    + tf.gather(self.embedding, tokens)
+                    + 0.01 * state["memory"][:, :1])
+        logits = tf.round(tf.matmul(h, self.output))  # integers: many tied candidates
+        attention = tf.nn.softmax(tf.matmul(h, self.keys))
+        return logits, {"h": h, "memory": state["memory"]}, attention
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(beam_width=4, num_return=3),
+    dict(beam_width=1, min_length=3),
+    dict(beam_width=5, num_return=5, length_penalty=0.6, coverage_penalty=0.2,
+         max_lengths=tf.constant([6, 2, 9])),
+])
+def test_large_vocabulary_two_stage_top_k_changes_nothing(kwargs, monkeypatch):
+    model = LargeVocabularyModel()
+    assert _chunk_size(1500, kwargs["beam_width"] + 1) is not None
+    state = model.initial_state(3)
+    chunked = beam_search(model.step, state, 3, max_length=9, end_id=7, **kwargs)
+    monkeypatch.setattr(beam_search_module, "CHUNKED_TOP_K_MIN_VOCAB", 10 ** 9)
+    plain = beam_search(model.step, state, 3, max_length=9, end_id=7, **kwargs)
+    for actual, expected in zip(chunked, plain):
+        np.testing.assert_array_equal(actual.numpy(), expected.numpy())
+    if kwargs["beam_width"] == 1:
+        greedy = greedy_decode(model.step, state, 3, max_length=9, end_id=7,
+                               min_length=3)
+        np.testing.assert_array_equal(chunked.ids.numpy()[:, 0], greedy.ids.numpy())
+        np.testing.assert_array_equal(chunked.scores.numpy()[:, 0],
+                                      greedy.scores.numpy())
+
+
+def test_state_leaves_returned_untouched_then_replaced():
+    # Eagerly, `step_fn` hands the node leaf back untouched at the first step (its
+    # value does not change there) and replaces it afterwards: from then on it must
+    # follow the reordered beams.
+    model = TreeModel([GREEDY_TRAP, EARLY_END], depth=5)
+    calls = []
+
+    def step(tokens, state):
+        logits, new_state, attention = model.step(tokens, state)
+        calls.append(None)
+        if len(calls) == 1:
+            new_state = dict(new_state, node=state["node"])
+        return logits, new_state, attention
+
+    kwargs = dict(beam_width=3, num_return=3, max_length=5)
+    expected = run(model, 2, **kwargs)
+    result = beam_search(step, model.initial_state(2), 2, **kwargs)
+    for actual, wanted in zip(result, expected):
+        np.testing.assert_array_equal(actual.numpy(), wanted)
+
+
+@pytest.mark.parametrize("graph", [False, True])
+def test_state_leaf_replaced_then_untouched_still_follows_the_beams(graph):
+    # A leaf that differs between beams must be reordered at every step once
+    # `step_fn` has replaced it, even after a step that hands it back untouched.
+    rng = np.random.default_rng(7)
+    prefixes = [p for d in range(6) for p in itertools.product(range(VOCAB), repeat=d)]
+    trees = [{p: dict(enumerate(rng.dirichlet(np.ones(VOCAB)))) for p in prefixes}
+             for _ in range(3)]
+    model = TreeModel(trees, depth=6)
+
+    def make_step(copy_untouched):
+        calls = []
+
+        def step(tokens, state):
+            logits, new_state, attention = model.step(tokens, state)
+            calls.append(None)
+            # The logits depend on the leaf as it comes in.
+            logits = logits + 5.0 * tf.one_hot(state["saved"] % VOCAB, VOCAB)
+            if len(calls) % 2 or graph:  # replaced by the current node
+                saved = state["node"] + 1
+            else:  # handed back, as the same tensor or as a copy
+                saved = tf.identity(state["saved"]) if copy_untouched else state["saved"]
+            return logits, dict(new_state, saved=saved), attention
+
+        return step
+
+    def decode(step):
+        state = dict(model.initial_state(3), saved=tf.zeros([3], tf.int32))
+        kwargs = dict(beam_width=3, num_return=3, max_length=6)
+        if graph:
+            return tf.function(lambda s: beam_search(step, s, 3, **kwargs),
+                               autograph=False)(state)
+        return beam_search(step, state, 3, **kwargs)
+
+    expected = decode(make_step(copy_untouched=True))
+    assert expected.lengths.numpy().max() >= 4  # 5 steps or more
+    result = decode(make_step(copy_untouched=False))
+    for actual, wanted in zip(result, expected):
+        np.testing.assert_array_equal(actual.numpy(), wanted.numpy())
