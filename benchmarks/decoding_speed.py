@@ -26,6 +26,14 @@ Measured in one process, interleaved so that machine noise hits every decoder al
 
 Before timing, the old and the new beam search are checked to give the same ids and
 lengths (and close scores) on the timed batches.
+
+* SavedModel latency (the figure a server sees): the same model, given word
+  tokenizers over made-up vocabularies (8,000 / 6,000 words), is exported twice with
+  `keras_seq2seq.export.export_translator` (greedy, and beam of `--beam-width`),
+  both with `max_length` 20 and `min_length` 19 fixed in the export so that every
+  call decodes exactly 20 steps; each is loaded with `tf.saved_model.load` and its
+  `translate` signature is called on one sentence of 10-20 words at a time, the two
+  exports alternating call by call. `--skip-savedmodel` leaves this out.
 """
 
 import argparse
@@ -123,6 +131,74 @@ def make_decoders(model, beam_width):
     }
 
 
+def savedmodel_latency(model, beam_width, calls, seed=3):
+    """p50/p99 ms of one-sentence calls of exported greedy and beam `translate`.
+
+    Args:
+        model: the untrained `Seq2Seq` of `build_model` (its weights are shared).
+        beam_width: the beam width of the second export.
+        calls: timed calls per export (3 more are made first, untimed).
+        seed: seed of the made-up sentences.
+
+    Returns:
+        A dict with `greedy` and `beam` entries (`p50_ms`, `p99_ms`, `mean_ms`,
+        `calls`) and the ratios of the beam p50 and p99 to greedy's.
+    """
+    import tempfile
+
+    import tensorflow as tf
+
+    import keras_seq2seq as ks
+    from keras_seq2seq.export import export_translator
+    from keras_seq2seq.text import RESERVED_TOKENS, WordTokenizer
+
+    source_words = [f"s{i}" for i in range(DIMS["source_vocabulary_size"] - 4)]
+    target_words = [f"t{i}" for i in range(DIMS["target_vocabulary_size"] - 4)]
+    config = model.get_config()
+    config.update(
+        source_tokenizer=WordTokenizer(list(RESERVED_TOKENS) + source_words,
+                                       name="source_tokenizer"),
+        target_tokenizer=WordTokenizer(list(RESERVED_TOKENS) + target_words,
+                                       name="target_tokenizer"))
+    with_text = ks.Seq2Seq.from_config(config)
+    with_text.set_weights(model.get_weights())
+    rng = np.random.default_rng(seed)
+    sentences = [" ".join(rng.choice(source_words, size=int(rng.integers(10, 21))))
+                 for _ in range(calls + 3)]
+    folder = tempfile.mkdtemp(prefix="decoding_speed_")
+    exports = {
+        "greedy": export_translator(with_text, os.path.join(folder, "greedy"),
+                                    max_length=20, min_length=19),
+        "beam": export_translator(with_text, os.path.join(folder, "beam"),
+                                  beam_width=beam_width, max_length=20, min_length=19),
+    }
+    loaded = {name: tf.saved_model.load(path) for name, path in exports.items()}
+    endpoints = {name: module.translate for name, module in loaded.items()}
+    times = {name: [] for name in endpoints}
+    for j, sentence in enumerate(sentences):
+        order = ["greedy", "beam"] if j % 2 == 0 else ["beam", "greedy"]
+        for name in order:
+            start = time.perf_counter()
+            out = endpoints[name](tf.constant([sentence]))
+            out["translations"].numpy()
+            if j >= 3:
+                times[name].append(time.perf_counter() - start)
+    result = {}
+    for name, values in times.items():
+        values = np.array(values) * 1e3
+        result[name] = {"calls": len(values), "p50_ms": float(np.percentile(values, 50)),
+                        "p99_ms": float(np.percentile(values, 99)),
+                        "mean_ms": float(values.mean())}
+    result["beam_width"] = beam_width
+    result["steps"] = 20
+    result["p50_ratio"] = result["beam"]["p50_ms"] / result["greedy"]["p50_ms"]
+    result["p99_ratio"] = result["beam"]["p99_ms"] / result["greedy"]["p99_ms"]
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
 def _call(function, source, cap):
     ids, lengths, scores = function(source, np.int32(cap), np.int32(cap - 1))
     return ids.numpy(), lengths.numpy(), scores.numpy()
@@ -148,6 +224,8 @@ def main(argv=None):
     parser.add_argument("--batches", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--latency-calls", type=int, default=None)
+    parser.add_argument("--skip-savedmodel", action="store_true",
+                        help="leave out the SavedModel translate latency")
     args = parser.parse_args(argv)
     batches_n = args.batches or (3 if args.quick else 6)
     rounds = args.rounds or (3 if args.quick else 5)
@@ -274,6 +352,21 @@ def main(argv=None):
     print(f"old vs new beam on the timed batches: ids equal {agreement['ids_equal']}, "
           f"lengths equal {agreement['lengths_equal']}, max |score difference| "
           f"{agreement['max_score_difference']:.2e}; {result['seconds']:.0f} s in all")
+    if not args.skip_savedmodel:
+        saved = savedmodel_latency(model, args.beam_width, latency_calls)
+        result["savedmodel_latency"] = saved
+        print()
+        print(f"SavedModel `translate`, one sentence a call, {saved['steps']} steps, "
+              f"{saved['greedy']['calls']} calls each:")
+        print("| export | p50 ms | p99 ms | mean ms |")
+        print("|---|---|---|---|")
+        for name in ("greedy", "beam"):
+            row = saved[name]
+            label = "greedy" if name == "greedy" else f"beam {args.beam_width}"
+            print(f"| {label} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | "
+                  f"{row['mean_ms']:.1f} |")
+        print(f"beam / greedy: p50 {saved['p50_ratio']:.2f}x, p99 "
+              f"{saved['p99_ratio']:.2f}x")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
