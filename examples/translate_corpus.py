@@ -13,20 +13,33 @@ and the best epoch's weights are kept. It reports BLEU two ways on the test spli
 sacrebleu's default (detokenized, cased) and lowercased BLEU on word tokens (the
 convention of published Multi30k figures), greedy and beam, and prints samples and an
 attention plot. The corpora are read where they lie and never copied.
+
+`--model baseline` trains, by the same script and for the same minutes, what a user
+would write by hand (the issue's reference point): `benchmarks/baseline.py`'s
+plain-Keras model (bidirectional GRU encoder, GRU decoder, additive attention, full
+teacher forcing, `compile` + `fit`) on word vocabularies with Adam 1e-3, and greedy
+decoding that reruns the model on the growing prefix; it reports the same BLEU
+figures (greedy only).
 """
 
 import argparse
 import json
 import os
 import random
+import sys
 import time
 
 import keras
+import numpy as np
+import tensorflow as tf
 
 import keras_seq2seq as ks
 from keras_seq2seq import evaluation, plotting, schedules
 from keras_seq2seq.text import (
+    END_ID,
+    START_ID,
     SentencePieceTokenizer,
+    WordTokenizer,
     make_dataset,
     read_parallel_files,
     read_tsv_pairs,
@@ -51,7 +64,75 @@ def load_corpus(path, source_lang, target_lang, seed=0):
     return unzip(train), unzip(validation), unzip(test)
 
 
-def main():
+def baseline_greedy(model, texts, source_tokenizer, target_tokenizer, max_length=80,
+                    batch_size=128):
+    """Greedy decoding of a teacher-forced-only Keras model, the way one writes it by
+    hand: run the whole model on the prefix decoded so far, take the last argmax."""
+    outputs = []
+    progress = keras.utils.Progbar(len(texts), unit_name="sentence")
+    for start in range(0, len(texts), batch_size):
+        chunk = texts[start:start + batch_size]
+        ids = source_tokenizer.tokenize(chunk).to_tensor()
+        decoded = np.full((len(chunk), 1), START_ID, np.int32)
+        done = np.zeros(len(chunk), bool)
+        for _ in range(max_length):
+            logits = model([ids, tf.constant(decoded)], training=False)[:, -1]
+            token = np.where(done, 0, np.argmax(logits, -1)).astype(np.int32)
+            decoded = np.concatenate([decoded, token[:, None]], axis=1)
+            done |= token == END_ID
+            if done.all():
+                break
+        rows = []
+        for row in decoded[:, 1:]:
+            ends = np.flatnonzero(row == END_ID)
+            rows.append(row[:ends[0]] if ends.size else row)
+        width = max(1, max(len(r) for r in rows))
+        padded = np.zeros((len(rows), width), np.int32)
+        for i, r in enumerate(rows):
+            padded[i, :len(r)] = r
+        outputs.extend(t.decode("utf-8") for t in
+                       target_tokenizer.detokenize(padded).numpy().tolist())
+        progress.add(len(chunk))
+    return outputs
+
+
+def run_baseline(args, train, validation, test):
+    """Trains and scores the plain-Keras baseline; returns the results dict."""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from benchmarks.baseline import build_baseline, compile_baseline
+
+    source_tokenizer = WordTokenizer.from_texts(
+        train[0], max_vocabulary_size=args.vocabulary_size, name="source_tokenizer")
+    target_tokenizer = WordTokenizer.from_texts(
+        train[1], max_vocabulary_size=args.vocabulary_size, name="target_tokenizer")
+    dataset = make_dataset(*train, source_tokenizer, target_tokenizer,
+                           batch_size=args.batch_size, max_source_length=80,
+                           max_target_length=80, bucket_boundaries="auto",
+                           seed=args.seed)
+    validation_data = make_dataset(*validation, source_tokenizer, target_tokenizer,
+                                   batch_size=256, shuffle=False)
+    model = build_baseline(source_tokenizer.vocabulary_size,
+                           target_tokenizer.vocabulary_size,
+                           embedding_dim=args.embedding_dim, units=args.units,
+                           encoder_units=args.units // 2, attention="concat")
+    compile_baseline(model, learning_rate=1e-3)
+    started = time.time()
+    history = model.fit(dataset, validation_data=validation_data, epochs=args.epochs,
+                        callbacks=[ks.TimeBudget(args.minutes)], verbose=2)
+    minutes = (time.time() - started) / 60
+    hypotheses = baseline_greedy(model, test[0], source_tokenizer, target_tokenizer)
+    scores = evaluation.evaluate_translations(hypotheses, test[1])
+    print(f"baseline greedy: BLEU {scores['bleu']:.2f} (sacrebleu, cased, detokenized), "
+          f"word BLEU {scores['word_bleu']:.2f} (lowercased word tokens), "
+          f"chrF {scores['chrf']:.2f}")
+    for source, reference, hypothesis in list(zip(test[0], test[1], hypotheses))[:3]:
+        print(f"\n  source:     {source}\n  reference:  {reference}\n"
+              f"  greedy:     {hypothesis}")
+    return {"model": "baseline", "training_minutes": round(minutes, 1),
+            "epochs": len(history.epoch), "greedy": scores, "args": vars(args)}
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True,
                         help="Multi30k-style folder, or an Anki/Tatoeba TSV file")
@@ -69,7 +150,10 @@ def main():
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--output", default="corpus_output")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    parser.add_argument("--model", choices=("seq2seq", "baseline"), default="seq2seq",
+                        help="keras_seq2seq.Seq2Seq (default) or the plain-Keras "
+                             "baseline, trained by this same script")
+    args = parser.parse_args(argv)
 
     os.makedirs(args.output, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
@@ -77,6 +161,13 @@ def main():
                                           args.seed)
     print(f"pairs: train {len(train[0])}, validation {len(validation[0])}, "
           f"test {len(test[0])}")
+    if args.model == "baseline":
+        results = run_baseline(args, train, validation, test)
+        with open(os.path.join(args.output, "results.json"), "w") as f:
+            json.dump(results, f, indent=2)
+        print(f"\n{results['training_minutes']:.1f} minutes of training; results in "
+              f"{args.output}/results.json")
+        return results
     source_tokenizer = SentencePieceTokenizer.train(
         train[0], vocabulary_size=args.vocabulary_size, name="source_tokenizer")
     target_tokenizer = SentencePieceTokenizer.train(
@@ -140,6 +231,7 @@ def main():
     with open(os.path.join(args.output, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     print(f"\n{minutes:.1f} minutes of training; results in {args.output}/results.json")
+    return results
 
 
 if __name__ == "__main__":

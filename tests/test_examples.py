@@ -21,3 +21,41 @@ def test_example_runs(script, expected):
                          text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert expected in run.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["seq2seq", "baseline"])
+def test_translate_corpus_trains_and_scores_both_models(tmp_path, model):
+    """examples/translate_corpus.py on a tiny Multi30k-style folder (word reversal),
+    for the package's model and for the plain-Keras baseline of the same script."""
+    import json
+    import random
+
+    rng = random.Random(0)
+    words = ["haus", "katze", "hund", "baum", "auto", "buch", "tisch", "stuhl"]
+    english = dict(zip(words, ["house", "cat", "dog", "tree", "car", "book", "table",
+                               "chair"]))
+    data = tmp_path / "corpus"
+    data.mkdir()
+    for stem, count in (("train", 400), ("val", 20), ("test_2016_flickr", 20)):
+        pairs = [rng.sample(words, rng.randint(2, 5)) for _ in range(count)]
+        (data / f"{stem}.de").write_text("\n".join(" ".join(p) for p in pairs) + "\n")
+        (data / f"{stem}.en").write_text(
+            "\n".join(" ".join(english[w] for w in p) for p in pairs) + "\n")
+    output = tmp_path / "out"
+    run = subprocess.run(
+        [sys.executable, str(EXAMPLES / "translate_corpus.py"), "--data", str(data),
+         "--model", model, "--vocabulary-size", "40", "--embedding-dim", "8",
+         "--units", "16", "--epochs", "2", "--minutes", "2", "--beam", "2",
+         "--output", str(output)],
+        capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads((output / "results.json").read_text())
+    assert results["epochs"] == 2
+    assert 0.0 <= results["greedy"]["word_bleu"] <= 100.0
+    assert "word BLEU" in run.stdout
+    if model == "seq2seq":
+        assert 0.0 <= results["beam2"]["bleu"] <= 100.0
+        assert (output / "attention.png").stat().st_size > 0
+    else:
+        assert results["model"] == "baseline"
