@@ -951,11 +951,25 @@ class SentencePieceTokenizer(Tokenizer):
     def _split_for_counting(self, normalized):  # pragma: no cover - not used
         raise NotImplementedError
 
+    def _run(self, method, values):
+        # tensorflow-text keeps the sentencepiece model in a resource owned by an op
+        # kernel; `tf.random.set_seed` (so `keras.utils.set_random_seed`) clears the
+        # eager kernel cache and with it that resource ("Resource ...Sentencepiece
+        # ... does not exist"). Eagerly, rebuild it from the model bytes and retry.
+        try:
+            return getattr(self._sentencepiece, method)(values)
+        except tf.errors.NotFoundError:
+            if not tf.executing_eagerly():
+                raise
+            self._sentencepiece = _tf_text().SentencepieceTokenizer(
+                model=self._model_proto, out_type=tf.int32)
+            return getattr(self._sentencepiece, method)(values)
+
     def _encode(self, normalized):
-        return self._sentencepiece.tokenize(normalized)
+        return self._run("tokenize", normalized)
 
     def _decode(self, ids):
-        return self._sentencepiece.detokenize(ids)
+        return self._run("detokenize", ids)
 
     def save_assets(self, dir_path):
         """Writes the sentencepiece model into `dir_path` (called by Keras)."""

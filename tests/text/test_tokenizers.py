@@ -397,3 +397,16 @@ def test_get_tokenizer_and_layer_build():
     # On instances `build` is Keras's (weightless) layer build, not the builder.
     empty.build((None,))
     assert empty.built
+
+
+def test_sentencepiece_survives_set_random_seed():
+    """tf.random.set_seed clears the eager kernel cache, which held tensorflow-text's
+    sentencepiece resource; the tokenizer rebuilds it (regression: translate_corpus.py
+    and the study seed after training their tokenizers)."""
+    tokenizer = SentencePieceTokenizer.train(TEXTS * 3, vocabulary_size=100)
+    ids = tokenizer.tokenize(TEXTS).to_list()
+    texts = as_text(tokenizer.detokenize(tf.ragged.constant(ids)))
+    keras.utils.set_random_seed(7)
+    assert tokenizer.tokenize(TEXTS).to_list() == ids
+    keras.utils.set_random_seed(8)
+    assert as_text(tokenizer.detokenize(tf.ragged.constant(ids))) == texts
