@@ -186,10 +186,10 @@ def bucketed_batches(source, target, batch_size, count, seed=0, sort_by="target"
 
 # ============================================================================ models
 def spec(kind, cell="gru", attention="general", teacher_forcing=1.0, granularity="batch",
-         input_feeding=False, jit=False, label=None):
+         input_feeding=False, jit=False, label=None, mode="sequential"):
     """A JSON-able description of one benchmarked configuration."""
     s = dict(kind=kind, cell=cell, attention=attention, teacher_forcing=teacher_forcing,
-             granularity=granularity, input_feeding=input_feeding, jit=jit)
+             granularity=granularity, input_feeding=input_feeding, jit=jit, mode=mode)
     s["id"] = label or config_id(s)
     return s
 
@@ -203,6 +203,8 @@ def config_id(s):
         name = "ours_r1"
     else:
         name = f"ours_{s['granularity']}_{s['teacher_forcing']:g}"
+    if s.get("mode", "sequential") != "sequential":
+        name += f"_{s['mode']}"
     if s["cell"] != "gru":
         name += f"_{s['cell']}"
     if s["attention"] != "general":
@@ -234,7 +236,8 @@ def build_model(s, dims, seed=0):
         encoder_units=dims["encoder_units"], bidirectional=True, cell_type=s["cell"],
         attention=s["attention"], input_feeding=s["input_feeding"],
         teacher_forcing=s["teacher_forcing"],
-        teacher_forcing_granularity=s["granularity"])
+        teacher_forcing_granularity=s["granularity"],
+        teacher_forcing_mode=s.get("mode", "sequential"))
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=s["jit"])
     return model
 
@@ -1227,6 +1230,7 @@ def main(argv=None):
     if mode != "smoke":  # smoke keeps to the three configs the targets need
         main_specs += [
             spec("ours", teacher_forcing=0.5, granularity="batch"),
+            spec("ours", teacher_forcing=0.5, granularity="token", mode="parallel"),
             spec("ours", input_feeding=True),
             spec("ours", jit=True),
         ]
