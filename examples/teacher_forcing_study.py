@@ -29,7 +29,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from keras_seq2seq import study_command  # noqa: E402  (imports no TensorFlow)
+from keras_seq2seq import study_command  # noqa: E402
 
 
 def build_parser():

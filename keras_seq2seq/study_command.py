@@ -1,41 +1,18 @@
 """Command-line front end of the teacher-forcing study (`keras_seq2seq.study`).
 
 Shared by `keras-seq2seq study` and `examples/teacher_forcing_study.py`: both take
-the same flags (`add_arguments`) and run the same function (`run_from_args`).
-Importing this module does not import TensorFlow, so the thread count can still be
-set before TensorFlow starts.
+the same flags (`add_arguments`) and run the same function (`run_from_args`), which
+sets TensorFlow's thread count (`--threads`) before any TensorFlow op runs.
 """
 
 import argparse
 import time
 
+from keras_seq2seq.cli import _positive_float, _positive_int
+
 __all__ = ["add_arguments", "run_from_args", "settings_from_args"]
 
 TASKS = ("dates", "multi30k")
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a positive "
-                                         "number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a positive "
-                                         "number")
-    return value
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a positive "
-                                         "integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a positive "
-                                         "integer")
-    return value
 
 
 def _ratio(text):
