@@ -1,12 +1,13 @@
 """Global vs local-m vs local-p attention: quality and speed on one task, same run.
 
-    python benchmarks/local_attention.py --task dates                 # ~5 min on 2 cores
-    python benchmarks/local_attention.py --task multi30k             # ~45 min
+    python benchmarks/local_attention.py --task dates                 # ~3 min on 2 cores
+    python benchmarks/local_attention.py --task multi30k             # ~50 min
     python benchmarks/local_attention.py --task dates --quick         # ~1 min smoke
 
 Trains the same model (general score, ratio-1 teacher forcing, same seed, same data,
 same number of epochs) with global attention, local-m (window centred on p_t = t) and
-local-p (p_t = S * sigmoid(v_p^T tanh(W_p h_t)), Gaussian weighting with sigma = D/2),
+local-p (p_t = (S - 1) * sigmoid(v_p^T tanh(W_p h_t)) on 0-based positions, Gaussian
+weighting with sigma = D/2),
 one after the other in this process, and reports for each:
 
 * quality on the test split: exact match (dates) or BLEU / word BLEU / chrF

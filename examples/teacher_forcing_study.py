@@ -36,7 +36,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    return study_command.add_arguments(parser, default_output="docs/teacher_forcing")
+    return study_command.add_arguments(parser, default_output="study_output")
 
 
 def main(argv=None):

@@ -151,3 +151,67 @@ def test_corrupted_entry_and_wrong_contents(trained, tmp_path):
 
     with pytest.raises(ModelFileError, match="directory"):
         load_model(tmp_path)
+
+
+def test_reloaded_model_continues_fit_where_it_stopped(tmp_path):
+    """A decaying token-level schedule, saved mid-run with `model.save` and reloaded
+    with `keras.models.load_model` (no custom_objects): same optimizer moments, and
+    `fit` continues with the ratio the schedule gives at the restored step and ends
+    with the weights of the uninterrupted run."""
+    from tests.conftest import reverse_task
+
+    source, decoder_input, labels = reverse_task(n=128)
+    fit = dict(x=(source, decoder_input), y=labels, batch_size=32, verbose=0,
+               shuffle=False)
+
+    def build():
+        keras.utils.set_random_seed(4)
+        model = ks.Seq2Seq(12, 12, embedding_dim=8, units=16,
+                           teacher_forcing=ks.schedules.LinearDecay(slope=0.05,
+                                                                    minimum=0.3),
+                           teacher_forcing_granularity="token")
+        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        return model
+
+    uninterrupted = build()
+    uninterrupted.fit(epochs=3, **fit)
+    first = build()
+    first.fit(epochs=1, **fit)
+    first.save(tmp_path / "m.keras")
+    restored = keras.models.load_model(tmp_path / "m.keras")
+    assert int(restored.optimizer.iterations) == 4
+    for a, b in zip(first.optimizer.variables, restored.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    history = restored.fit(epochs=2, **fit)
+    # steps 4..7 then 8..11: each epoch logs the ratio of its last step
+    expected = [max(0.3, 1.0 - 0.05 * step) for step in (7, 11)]
+    np.testing.assert_allclose(history.history["teacher_forcing_ratio"], expected,
+                               rtol=1e-6)
+    for a, b in zip(restored.get_weights(), uninterrupted.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_model_save_and_model_checkpoint_are_atomic(trained, tmp_path, monkeypatch):
+    """`Seq2Seq.save` (so `ModelCheckpoint` too) goes through the atomic writer."""
+    model, _ = trained
+    path = tmp_path / "checkpoint.keras"
+    model.save(path)                                   # Keras's default overwrite=True
+    model.save(path)
+    assert os.listdir(tmp_path) == ["checkpoint.keras"]
+    np.testing.assert_array_equal(load_model(path).get_weights()[0],
+                                  model.get_weights()[0])
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        model.save(path, overwrite=False)
+
+    def broken_save(model, filepath, **kwargs):
+        with open(filepath, "wb") as f:
+            f.write(b"PK\x03\x04 partial")
+        raise OSError("disk full (simulated)")
+
+    before = path.read_bytes()
+    monkeypatch.setattr(keras.saving, "save_model", broken_save)
+    checkpoint = keras.callbacks.ModelCheckpoint(str(path))
+    checkpoint.set_model(model)
+    with pytest.raises(OSError, match="simulated"):
+        checkpoint.on_epoch_end(0, logs={"loss": 1.0})
+    assert os.listdir(tmp_path) == ["checkpoint.keras"] and path.read_bytes() == before

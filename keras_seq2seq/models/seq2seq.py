@@ -381,6 +381,28 @@ class Seq2Seq(keras.Model):
             self._compile_metrics.update_state(y, y_pred, weights)
         return self.get_metrics_result()
 
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """`keras.Model.save`, written atomically for `.keras` files.
+
+        The archive is written next to `filepath` and swapped in only when complete
+        (`keras_seq2seq.saving.save_model`), so a failure never leaves a half-written
+        file and an existing one is kept until the new one is whole. This covers
+        `keras.callbacks.ModelCheckpoint` too, which saves through this method.
+        Other formats go to Keras unchanged.
+
+        Args:
+            filepath: the `.keras` file to write.
+            overwrite: replace an existing file (Keras's default, True); False
+                raises `FileExistsError` instead of asking.
+            zipped, **kwargs: as in `keras.Model.save`.
+        """
+        if str(filepath).endswith(".keras") and zipped in (None, True) and not kwargs:
+            from keras_seq2seq import saving
+
+            saving.save_model(self, filepath, overwrite=overwrite)
+            return None
+        return super().save(filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
     # ------------------------------------------------------------------ steps
     def fit(self, x=None, y=None, *args, callbacks=None, **kwargs):
         """`keras.Model.fit`, plus epoch-keyed shuffling of `make_dataset` data.
