@@ -202,5 +202,7 @@ class EpochShuffle(keras.callbacks.Callback):
         # iterator of each later epoch at the end of the epoch before it; the
         # counter counts those passes on by itself.
         if self._first:
-            self.counter.assign(int(epoch) - 1)
+            from keras_seq2seq.text.pipelines import set_shuffle_epoch
+
+            set_shuffle_epoch(self.counter, epoch)
             self._first = False

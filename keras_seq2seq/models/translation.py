@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-PAD_ID, END_ID = 0, 3
+from keras_seq2seq.text.tokenizers import END_ID, PAD_ID
 
 __all__ = ["Translation", "translations_from_result"]
 
@@ -33,9 +33,10 @@ class Translation:
     attention: np.ndarray
 
 
-def _token_strings(tokenizer, ids):
-    return [token.decode("utf-8") for token in
-            tokenizer.id_to_token(tf.constant(ids, tf.int32)).numpy().tolist()]
+def _token_table(tokenizer, ids):
+    """`(batch, length)` numpy array of `str` tokens, one vocabulary lookup in all."""
+    tokens = tokenizer.id_to_token(tf.constant(ids, tf.int32)).numpy()
+    return np.vectorize(lambda t: t.decode("utf-8"), otypes=[object])(tokens)
 
 
 def translations_from_result(source_ids, result, beam, source_tokenizer,
@@ -62,18 +63,19 @@ def translations_from_result(source_ids, result, beam, source_tokenizer,
              target_tokenizer.detokenize(output_ids).numpy().tolist()]
     source_ids = np.asarray(source_ids)
     output_ids = output_ids.numpy()
+    source_tokens = _token_table(source_tokenizer, source_ids)
+    target_tokens = _token_table(target_tokenizer, output_ids)
     translations = []
     for row, text in enumerate(texts):
-        source = [int(i) for i in source_ids[row] if i != PAD_ID]
+        source = source_ids[row] != PAD_ID
         length = int(lengths[row])
-        ids = [int(i) for i in output_ids[row, :length]]
         if length < output_ids.shape[1] and output_ids[row, length] == END_ID:
-            ids.append(END_ID)
+            length += 1                                   # [END] labels a row too
         translations.append(Translation(
             text=text,
-            tokens=_token_strings(target_tokenizer, ids) if ids else [],
-            source_tokens=_token_strings(source_tokenizer, source) if source else [],
+            tokens=target_tokens[row, :length].tolist(),
+            source_tokens=source_tokens[row][source].tolist(),
             score=float(scores[row]),
-            attention=attention[row, :len(ids), :len(source)].astype("float32"),
+            attention=attention[row, :length, :int(source.sum())].astype("float32"),
         ))
     return translations

@@ -40,7 +40,9 @@ BACKEND_SCRIPT = textwrap.dedent("""
 def test_layers_run_under_jax_and_torch_and_load_a_tensorflow_keras_file(tmp_path,
                                                                         backend):
     if importlib.util.find_spec(backend) is None:   # not imported here: no torch+TF mix
-        pytest.skip(f"{backend} is not installed")
+        pytest.skip(f"{backend} is not installed: jax comes with the [test] extra; torch "
+                    "is installed by hand (a CPU build), since its default wheels pull "
+                    "CUDA libraries of several GB")
     rng = np.random.default_rng(0)
     q = rng.normal(size=(2, 3, 4)).astype("float32")
     v = rng.normal(size=(2, 5, 4)).astype("float32")

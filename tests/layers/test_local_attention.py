@@ -350,7 +350,9 @@ def test_local_attention_runs_under_jax_and_torch_and_loads_a_tensorflow_keras_f
     """JAX is in the [test] extra; torch only where a CPU build is installed (the
     default wheels pull GPU libraries), so that case skips in CI."""
     if importlib.util.find_spec(backend) is None:   # not imported here: no torch+TF mix
-        pytest.skip(f"{backend} is not installed")
+        pytest.skip(f"{backend} is not installed: jax comes with the [test] extra; torch "
+                    "is installed by hand (a CPU build), since its default wheels pull "
+                    "CUDA libraries of several GB")
     model = _functional_model()
     data = _functional_data()
     expected = model.predict(data, verbose=0)
