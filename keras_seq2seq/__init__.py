@@ -19,5 +19,6 @@ if _keras.backend.backend() == "tensorflow":
         EpochShuffle,
         TeacherForcingSwitch,
         TimeBudget,
+        TimeWarmdown,
     )
     from keras_seq2seq.models import Seq2Seq  # noqa: F401

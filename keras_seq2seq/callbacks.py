@@ -164,6 +164,76 @@ class TimeBudget(keras.callbacks.Callback):
                 print(f"\nTimeBudget: {self.minutes:g} minutes spent; stopping training.")
 
 
+class TimeWarmdown(keras.callbacks.Callback):
+    """Decays the learning rate linearly over the last part of a wall-clock budget.
+
+    For "what does the model reach in N minutes" runs (with `TimeBudget`): the rate
+    stays at the optimizer's own value for the first `1 - fraction` of the budget,
+    then falls linearly with elapsed time to `final_factor` times that value when
+    the budget is spent. Annealing to a small rate at the end of a fixed budget,
+    rather than when validation scores stall, lets the last epochs settle into a
+    minimum however fast the machine is (a step-count schedule would have to guess
+    how many steps fit in the budget).
+
+    Args:
+        minutes: the training budget in minutes, > 0 (the one given to `TimeBudget`).
+        fraction: the part of the budget over which the rate decays, in (0, 1].
+            Defaults to 0.3.
+        final_factor: the rate at the end of the budget, as a fraction of the
+            initial rate, in [0, 1). Defaults to 0.05.
+        clock: a function returning seconds (tests pass a fake one). Defaults to
+            `time.monotonic`.
+
+    The optimizer's `learning_rate` must be a plain number (a variable), not a
+    `LearningRateSchedule`.
+    """
+
+    def __init__(self, minutes, fraction=0.3, final_factor=0.05, clock=None):
+        import time
+
+        super().__init__()
+        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes <= 0:
+            raise ValueError(f"`minutes` must be a positive number. Received: minutes={minutes!r}")
+        if not 0.0 < fraction <= 1.0:
+            raise ValueError(f"`fraction` must be in (0, 1]. Received: fraction={fraction!r}")
+        if not 0.0 <= final_factor < 1.0:
+            raise ValueError(
+                f"`final_factor` must be in [0, 1). Received: final_factor={final_factor!r}")
+        self.minutes = float(minutes)
+        self.fraction = float(fraction)
+        self.final_factor = float(final_factor)
+        self.clock = clock or time.monotonic
+        self.started = None
+        self.initial_rate = None
+
+    def factor(self, elapsed_minutes):
+        """The multiplier of the initial rate after `elapsed_minutes` of training."""
+        start = self.minutes * (1.0 - self.fraction)
+        if elapsed_minutes <= start:
+            return 1.0
+        progress = min(1.0, (elapsed_minutes - start) / (self.minutes * self.fraction))
+        return 1.0 - progress * (1.0 - self.final_factor)
+
+    def on_train_begin(self, logs=None):
+        rate = self.model.optimizer.learning_rate
+        if isinstance(self.model.optimizer._learning_rate,
+                      keras.optimizers.schedules.LearningRateSchedule):
+            raise ValueError("TimeWarmdown needs an optimizer with a constant "
+                             "`learning_rate`, not a LearningRateSchedule; pass a number.")
+        self.initial_rate = float(keras.ops.convert_to_numpy(rate))
+        self.started = self.clock()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        factor = self.factor((self.clock() - self.started) / 60.0)
+        if factor < 1.0:
+            self.model.optimizer.learning_rate.assign(self.initial_rate * factor)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(
+                keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
 class EpochShuffle(keras.callbacks.Callback):
     """Keys the shuffled order of a `make_dataset` dataset on Keras's epoch number.
 

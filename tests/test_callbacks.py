@@ -52,3 +52,51 @@ def test_time_budget_stops_training(trained_reverse_model):
     assert budget.stopped_at is not None
     with pytest.raises(ValueError, match="minutes"):
         ks.TimeBudget(minutes=0)
+
+
+def test_time_warmdown_decays_the_rate_linearly_over_the_end_of_the_budget():
+    from tests.conftest import reverse_task
+
+    now = [0.0]
+    warmdown = ks.TimeWarmdown(minutes=10, fraction=0.4, final_factor=0.1,
+                               clock=lambda: now[0])
+    # Hand-computed: constant for 6 minutes, then 1 - 0.9 * (t - 6) / 4.
+    assert [warmdown.factor(t) for t in (0, 6, 7, 8, 10, 12)] == pytest.approx(
+        [1.0, 1.0, 0.775, 0.55, 0.1, 0.1])
+
+    class Tick(keras.callbacks.Callback):  # one batch = 1.5 minutes of fake time
+        def on_train_batch_end(self, batch, logs=None):
+            now[0] += 90.0
+            rates.append(float(self.model.optimizer.learning_rate))
+
+    rates = []
+    source, decoder_input, labels = reverse_task(n=64)
+    model = ks.Seq2Seq(12, 12, embedding_dim=8, units=16)
+    model.compile(optimizer=keras.optimizers.Adam(0.01))
+    history = model.fit((source, decoder_input), labels, batch_size=8, epochs=1,
+                        callbacks=[warmdown, Tick()], verbose=0)
+    # Batch k starts at 1.5k minutes: k = 0..3 before 6 min, then 6, 7.5, 9 min.
+    expected = [0.01 * warmdown.factor(1.5 * k) for k in range(8)]
+    assert rates == pytest.approx(expected)
+    assert rates[-1] == pytest.approx(0.01 * 0.1)
+    assert history.history["learning_rate"] == pytest.approx([0.001])
+
+
+@pytest.mark.parametrize("bad, name", [({"minutes": 0}, "minutes"),
+                                       ({"fraction": 0.0}, "fraction"),
+                                       ({"final_factor": 1.0}, "final_factor")])
+def test_time_warmdown_arguments_are_checked(bad, name):
+    with pytest.raises(ValueError, match=name):
+        ks.TimeWarmdown(**{"minutes": 5, **bad})
+
+
+def test_time_warmdown_refuses_a_schedule_optimizer():
+    from tests.conftest import reverse_task
+
+    source, decoder_input, labels = reverse_task(n=16)
+    model = ks.Seq2Seq(12, 12, embedding_dim=8, units=16)
+    model.compile(optimizer=keras.optimizers.Adam(
+        keras.optimizers.schedules.ExponentialDecay(0.01, 10, 0.5)))
+    with pytest.raises(ValueError, match="LearningRateSchedule"):
+        model.fit((source, decoder_input), labels, batch_size=8, epochs=1,
+                  callbacks=[ks.TimeWarmdown(5)], verbose=0)
