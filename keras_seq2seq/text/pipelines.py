@@ -255,6 +255,31 @@ def set_shuffle_epoch(dataset, epoch):
     counter.assign(int(epoch) - 1)
 
 
+def bucketed_batch_count(lengths, bucket_boundaries, batch_sizes, drop_remainder=False):
+    """Batches in one pass of `bucket_by_sequence_length` over examples of `lengths`.
+
+    Bucket `i` holds the lengths in `[boundaries[i-1], boundaries[i])` and is cut
+    into batches of `batch_sizes[i]`; each bucket's remainder comes out as a last,
+    smaller batch at the end of the pass (dropped with `drop_remainder`), so the
+    count does not depend on the order of the examples.
+
+    Args:
+        lengths: 1-D array of example lengths.
+        bucket_boundaries: strictly increasing list of ints.
+        batch_sizes: `len(bucket_boundaries) + 1` batch sizes.
+        drop_remainder: whether each bucket's last, smaller batch is dropped.
+
+    Returns:
+        `int`, the number of batches.
+    """
+    buckets = np.searchsorted(np.asarray(bucket_boundaries), np.asarray(lengths),
+                              side="right")
+    counts = np.bincount(buckets, minlength=len(batch_sizes))
+    sizes = np.asarray(batch_sizes)
+    batches = counts // sizes if drop_remainder else -(-counts // sizes)
+    return int(batches.sum())
+
+
 def _example_length(inputs, target_ids):
     source, _ = inputs
     return tf.maximum(tf.shape(source)[0], tf.shape(target_ids)[0])
@@ -442,6 +467,12 @@ def make_dataset(
                 padding_values=PAD_ID,
                 drop_remainder=drop_remainder,
             )
+            # bucket_by_sequence_length hides the size, though it follows from the
+            # lengths; with an unknown size Keras warns that the input "ran out of
+            # data" after the first epoch and counts its steps one ahead.
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(
+                bucketed_batch_count(lengths, bucket_boundaries, batch_sizes,
+                                     drop_remainder)))
     if prefetch:
         dataset = dataset.prefetch(tf.data.AUTOTUNE)
     if counter is not None:

@@ -286,3 +286,30 @@ def test_padding_fraction():
     spec = tf.TensorSpec([None, None], tf.int32)
     dataset = tf.data.Dataset.from_generator(gen, output_signature=((spec, spec), spec))
     assert padding_fraction(dataset) == pytest.approx(2 / 8)
+
+
+@pytest.mark.parametrize("options", [
+    {"batch_size": 16, "bucket_boundaries": "auto"},
+    {"batch_size": 16, "bucket_boundaries": [10, 20, 30, 40, 50], "drop_remainder": True},
+    {"token_budget": 256},
+    {"batch_size": 8, "bucket_boundaries": [10, 20], "shuffle": False},
+])
+def test_bucketed_datasets_know_their_number_of_batches(options):
+    """Keras counts steps right only for datasets of known size: the bucketed
+    pipelines assert theirs, and it is the number of batches a pass yields."""
+    sources, targets = mixed_length_data()
+    dataset = make_dataset(sources, targets, CHARS, CHARS, seed=3, **options)
+    declared = int(dataset.cardinality())
+    assert declared > 0
+    # assert_cardinality raises at the end of a pass whose size differs.
+    for _ in range(2):
+        assert sum(1 for _ in dataset) == declared
+
+
+def test_bucketed_batch_count_by_hand():
+    from keras_seq2seq.text.pipelines import bucketed_batch_count
+
+    # Buckets [<3], [3, 6), [>=6] get lengths {1, 2}, {3, 5, 5, 5}, {6, 9, 9}.
+    lengths = [1, 2, 3, 5, 5, 5, 6, 9, 9]
+    assert bucketed_batch_count(lengths, [3, 6], [2, 3, 2]) == 1 + 2 + 2
+    assert bucketed_batch_count(lengths, [3, 6], [2, 3, 2], drop_remainder=True) == 1 + 1 + 1
