@@ -571,12 +571,12 @@ def calibrate_step_seconds(data, steps=30, seed=0, clock="process", model_option
 
 def run_regime(data, regime, seed=0, budget_seconds=60.0, eval_every_steps=100,
                planned_steps=1000, final_ratio=0.1, max_steps=None, clock="process",
-               learning_rate=3e-3, model_options=None, verbose=0):
+               learning_rate=3e-3, model_options=None, verbose=0, clipnorm=None):
     """Trains and evaluates one (regime, seed); returns its record (JSON-ready)."""
     keras.backend.clear_session()
     model = build_model(data, regime, seed=seed, planned_steps=planned_steps,
                         final_ratio=final_ratio, model_options=model_options)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=clipnorm))
     callbacks = []
     if regime.switch is not None:
         callbacks.append(TeacherForcingSwitch(verbose=0, **regime.switch))
@@ -638,7 +638,7 @@ def run_study(regimes=None, task="dates", seeds=(0,), budget_seconds=60.0,
               planned_steps=None, final_ratio=0.1, max_steps=None, clock="process",
               learning_rate=3e-3, task_options=None, model_options=None,
               calibration_steps=30, threads=None, target_quality=None, command=None,
-              verbose=1, data=None):
+              verbose=1, data=None, clipnorm=None):
     """Runs every regime for every seed and writes the report.
 
     Args:
@@ -667,6 +667,7 @@ def run_study(regimes=None, task="dates", seeds=(0,), budget_seconds=60.0,
         command: the command line to record in the report.
         verbose: print progress.
         data: a prepared `TaskData` (overrides `task` / `task_options`).
+        clipnorm: if given, Adam clips each gradient to this norm (`clipnorm`).
 
     Returns:
         The results dict written to `results.json`.
@@ -711,7 +712,7 @@ def run_study(regimes=None, task="dates", seeds=(0,), budget_seconds=60.0,
                 eval_every_steps=eval_every_steps, planned_steps=planned_steps,
                 final_ratio=final_ratio, max_steps=max_steps, clock=clock,
                 learning_rate=learning_rate, model_options=model_options,
-                verbose=verbose))
+                verbose=verbose, clipnorm=clipnorm))
     model_settings = dict(data.model_options)
     model_settings.update(model_options or {})
     results = {
@@ -727,6 +728,7 @@ def run_study(regimes=None, task="dates", seeds=(0,), budget_seconds=60.0,
             "final_ratio": final_ratio,
             "max_steps": max_steps,
             "learning_rate": learning_rate,
+            "clipnorm": clipnorm,
             "batch_size": data.batch_size,
             "steps_per_epoch": data.steps_per_epoch,
             "model": model_settings,
@@ -864,7 +866,9 @@ def _markdown(results):
         f"* command: `{env['command']}`",
         f"* task: {config['task']} {json.dumps(config['task_info'])}; metric: "
         f"{config['metric']} of greedy `model.translate` (free running)",
-        f"* model: {json.dumps(config['model'])}; Adam {config['learning_rate']}, "
+        f"* model: {json.dumps(config['model'])}; Adam {config['learning_rate']}"
+        + (f" (clipnorm {config['clipnorm']:g})" if config.get("clipnorm") else "")
+        + ", "
         f"batch {config['batch_size']} ({config['steps_per_epoch']} steps per epoch)",
         f"* budget: {config['budget_seconds']:g} s of training per run on the "
         f"{config['clock']} clock (first, tracing step and evaluations not counted)"

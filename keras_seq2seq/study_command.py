@@ -69,6 +69,8 @@ def add_arguments(parser, default_output="study_output"):
                         metavar="N", help="embedding size (dates default 16)")
     parser.add_argument("--learning-rate", type=_positive_float, default=3e-3,
                         metavar="LR", help="Adam learning rate (default 3e-3)")
+    parser.add_argument("--clipnorm", type=_positive_float, default=None, metavar="C",
+                        help="clip each gradient to norm C (default: no clipping)")
     parser.add_argument("--batch-size", type=_positive_int, default=64, metavar="N",
                         help="training pairs per batch (default 64)")
     parser.add_argument("--planned-steps", type=_positive_int, default=None,
@@ -107,7 +109,8 @@ def settings_from_args(args):
     Returns:
         `dict` with `regime_names` (or `None`) and `run_study`'s keyword arguments
         `task, seeds, budget_seconds, output_dir, eval_every_steps, planned_steps,
-        final_ratio, max_steps, clock, learning_rate, task_options, model_options`.
+        final_ratio, max_steps, clock, learning_rate, clipnorm, task_options,
+        model_options`.
     """
     dates = args.task == "dates"
     smoke = args.smoke
@@ -141,6 +144,7 @@ def settings_from_args(args):
         max_steps=args.max_steps,
         clock=args.clock,
         learning_rate=args.learning_rate,
+        clipnorm=args.clipnorm,
         task_options=task_options,
         model_options=model_options,
     )

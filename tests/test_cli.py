@@ -24,7 +24,8 @@ COMMANDS = {
     "plot-attention": ["--model", "--output", "--beam", "TEXT"],
     "study": ["--smoke", "--task", "--budget-seconds", "--seeds", "--regimes", "--output",
               "--eval-every", "--train-size", "--eval-size", "--test-size", "--units",
-              "--embedding-dim", "--learning-rate", "--batch-size", "--planned-steps",
+              "--embedding-dim", "--learning-rate", "--clipnorm", "--batch-size",
+              "--planned-steps",
               "--final-ratio", "--switch-threshold", "--max-steps", "--clock",
               "--threads", "--tokenizer", "--vocabulary-size", "--data-dir", "--quiet"],
 }
@@ -390,9 +391,21 @@ def test_demo_writes_model_heat_map_metrics_and_export(tmp_path):
 
 
 @pytest.mark.slow
-def test_study_command_runs_the_regimes_and_writes_the_report(tmp_path, capsys):
+def test_study_command_runs_the_regimes_and_writes_the_report(tmp_path, capsys,
+                                                              monkeypatch):
+    import keras
+
+    made = []
+    adam = keras.optimizers.Adam
+
+    def recording_adam(*args, **kwargs):
+        optimizer = adam(*args, **kwargs)
+        made.append(optimizer)
+        return optimizer
+
+    monkeypatch.setattr(keras.optimizers, "Adam", recording_adam)
     output = tmp_path / "study"
-    code = cli.main(["study", "--regimes", "tf_1.0", "const_0.5_token", "--seeds", "0",
+    code = cli.main(["study", "--clipnorm", "1.5", "--regimes", "tf_1.0", "const_0.5_token", "--seeds", "0",
                      "--max-steps", "2", "--planned-steps", "2", "--eval-every", "1",
                      "--train-size", "64", "--eval-size", "8", "--test-size", "8",
                      "--units", "8", "--embedding-dim", "4", "--batch-size", "32",
@@ -404,7 +417,11 @@ def test_study_command_runs_the_regimes_and_writes_the_report(tmp_path, capsys):
     assert all(run["steps"] == 2 for run in results["runs"])
     assert [r["ratio"] for r in results["runs"][1]["curve"]][1:] == [0.5, 0.5]
     assert results["environment"]["command"].startswith(
-        "keras-seq2seq study --regimes tf_1.0")
+        "keras-seq2seq study --clipnorm 1.5 --regimes tf_1.0")
     for name in ("results.md", "exact_match.png", "ratio.png", "gap.png"):
         assert (output / name).stat().st_size > 0
     assert "const_0.5_token" in capsys.readouterr().out
+    # Both runs trained with the clipping asked for, and the report says so.
+    assert [o.clipnorm for o in made] == [1.5, 1.5]
+    assert results["config"]["clipnorm"] == 1.5
+    assert "clipnorm 1.5" in (output / "results.md").read_text()
