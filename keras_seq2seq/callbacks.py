@@ -123,6 +123,12 @@ class BleuCallback(keras.callbacks.Callback):
         logs["val_chrf"] = evaluation.corpus_chrf(hypotheses, self.references)
 
 
+def _check_minutes(minutes):
+    """Raises ValueError unless `minutes` is a positive number (a time budget)."""
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes <= 0:
+        raise ValueError(f"`minutes` must be a positive number. Received: minutes={minutes!r}")
+
+
 class TimeBudget(keras.callbacks.Callback):
     """Stops training once a wall-clock budget is spent (checked after every batch).
 
@@ -137,8 +143,7 @@ class TimeBudget(keras.callbacks.Callback):
 
     def __init__(self, minutes, verbose=1):
         super().__init__()
-        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes <= 0:
-            raise ValueError(f"`minutes` must be a positive number. Received: minutes={minutes!r}")
+        _check_minutes(minutes)
         self.minutes = float(minutes)
         self.verbose = verbose
         self.started = None
@@ -192,8 +197,7 @@ class TimeWarmdown(keras.callbacks.Callback):
         import time
 
         super().__init__()
-        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes <= 0:
-            raise ValueError(f"`minutes` must be a positive number. Received: minutes={minutes!r}")
+        _check_minutes(minutes)
         if not 0.0 < fraction <= 1.0:
             raise ValueError(f"`fraction` must be in (0, 1]. Received: fraction={fraction!r}")
         if not 0.0 <= final_factor < 1.0:
