@@ -425,3 +425,30 @@ def test_study_command_runs_the_regimes_and_writes_the_report(tmp_path, capsys,
     assert [o.clipnorm for o in made] == [1.5, 1.5]
     assert results["config"]["clipnorm"] == 1.5
     assert "clipnorm 1.5" in (output / "results.md").read_text()
+
+
+def test_study_defaults_depend_on_the_task():
+    """Multi30k gets the settings that leave its constant-output plateau (batch 128,
+    Adam 2e-3 clipped at 5, SentencePiece); the date task keeps its own; flags win."""
+    import argparse
+
+    from keras_seq2seq import study, study_command
+
+    def settings(*flags):
+        parser = study_command.add_arguments(argparse.ArgumentParser())
+        return study_command.settings_from_args(parser.parse_args(list(flags)))
+
+    dates = settings()
+    assert (dates["learning_rate"], dates["clipnorm"]) == (3e-3, None)
+    assert dates["task_options"]["batch_size"] == 64
+    multi30k = settings("--task", "multi30k")
+    assert (multi30k["learning_rate"], multi30k["clipnorm"]) == (2e-3, 5.0)
+    assert multi30k["task_options"]["batch_size"] == 128
+    assert multi30k["task_options"]["tokenizer"] == "sentencepiece"
+    assert (study.MULTI30K_MODEL["units"], study.MULTI30K_MODEL["embedding_dim"]) == \
+        (512, 256)
+    chosen = settings("--task", "multi30k", "--learning-rate", "1e-3", "--clipnorm",
+                      "2", "--batch-size", "32", "--tokenizer", "word")
+    assert (chosen["learning_rate"], chosen["clipnorm"]) == (1e-3, 2.0)
+    assert chosen["task_options"]["batch_size"] == 32
+    assert chosen["task_options"]["tokenizer"] == "word"
