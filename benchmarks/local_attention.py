@@ -75,14 +75,10 @@ def dates_task(quick):
 
 
 def multi30k_task(quick, data_dir, vocabulary_size):
-    from keras_seq2seq.text import SentencePieceTokenizer, read_parallel_files
+    from keras_seq2seq.text import SentencePieceTokenizer, read_split_folder
 
-    splits = {}
-    for name, stem in (("train", "train"), ("validation", "val"),
-                       ("test", "test_2016_flickr")):
-        corpus = read_parallel_files(os.path.join(data_dir, f"{stem}.de"),
-                                     os.path.join(data_dir, f"{stem}.en"))
-        splits[name] = (list(corpus.sources), list(corpus.targets))
+    splits = {name: (list(corpus.sources), list(corpus.targets))
+              for name, corpus in read_split_folder(data_dir, "de", "en").items()}
     if quick:
         splits["train"] = tuple(side[:3000] for side in splits["train"])
         splits["test"] = tuple(side[:200] for side in splits["test"])

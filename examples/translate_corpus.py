@@ -43,7 +43,7 @@ from keras_seq2seq.text import (
     SentencePieceTokenizer,
     WordTokenizer,
     make_dataset,
-    read_parallel_files,
+    read_split_folder,
     read_tsv_pairs,
 )
 
@@ -51,13 +51,9 @@ from keras_seq2seq.text import (
 def load_corpus(path, source_lang, target_lang, seed=0):
     """(train, validation, test) pairs from a Multi30k-style folder or a TSV file."""
     if os.path.isdir(path):
-        split = {}
-        for name, stem in (("train", "train"), ("validation", "val"),
-                           ("test", "test_2016_flickr")):
-            corpus = read_parallel_files(os.path.join(path, f"{stem}.{source_lang}"),
-                                         os.path.join(path, f"{stem}.{target_lang}"))
-            split[name] = (list(corpus.sources), list(corpus.targets))
-        return split["train"], split["validation"], split["test"]
+        split = read_split_folder(path, source_lang, target_lang)
+        return tuple((list(split[name].sources), list(split[name].targets))
+                     for name in ("train", "validation", "test"))
     corpus = read_tsv_pairs(path, source_column=0, target_column=1, on_error="skip")
     pairs = list(zip(corpus.sources, corpus.targets))
     random.Random(seed).shuffle(pairs)

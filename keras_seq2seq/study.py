@@ -263,7 +263,7 @@ def prepare_task(task="dates", train_size=3000, eval_size=500, test_size=1000,
         task: "dates" (the package's synthetic date normalisation, character
             tokens, exact match) or "multi30k" (German -> English from
             `data_dir`: `train.de/.en`, `val.de/.en`, `test_2016_flickr.de/.en`,
-            read with `read_parallel_files`; BLEU).
+            read with `read_split_folder`; BLEU).
         train_size: training pairs (Multi30k: the first `train_size` lines; None
             for all).
         eval_size: held-out pairs evaluated every `eval_every_steps` (dates:
@@ -284,7 +284,7 @@ def prepare_task(task="dates", train_size=3000, eval_size=500, test_size=1000,
         CharacterTokenizer,
         SentencePieceTokenizer,
         WordTokenizer,
-        read_parallel_files,
+        read_split_folder,
     )
 
     if task == "dates":
@@ -305,11 +305,10 @@ def prepare_task(task="dates", train_size=3000, eval_size=500, test_size=1000,
     elif task == "multi30k":
         data_dir = data_dir or os.path.join("..", "shared", "data", "multi30k")
 
+        corpora = read_split_folder(data_dir, "de", "en", on_error="skip")
+
         def read(split, size):
-            corpus = read_parallel_files(os.path.join(data_dir, f"{split}.de"),
-                                         os.path.join(data_dir, f"{split}.en"),
-                                         on_error="skip")
-            sources, targets = list(corpus.sources), list(corpus.targets)
+            sources, targets = list(corpora[split].sources), list(corpora[split].targets)
             if lowercase:
                 sources = [s.lower() for s in sources]
                 targets = [t.lower() for t in targets]
@@ -318,8 +317,8 @@ def prepare_task(task="dates", train_size=3000, eval_size=500, test_size=1000,
             return sources, targets
 
         train_sources, train_targets = read("train", train_size)
-        eval_sources, eval_references = read("val", eval_size)
-        test_sources, test_references = read("test_2016_flickr", test_size)
+        eval_sources, eval_references = read("validation", eval_size)
+        test_sources, test_references = read("test", test_size)
         if tokenizer == "word":
             source_tokenizer = WordTokenizer.from_texts(
                 train_sources, max_vocabulary_size=vocabulary_size,

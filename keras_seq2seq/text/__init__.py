@@ -13,6 +13,7 @@ from keras_seq2seq.text.corpora import (  # noqa: E402
     CorpusError,
     read_lines,
     read_parallel_files,
+    read_split_folder,
     read_tsv_pairs,
 )
 from keras_seq2seq.text.pipelines import (  # noqa: E402
@@ -69,6 +70,7 @@ __all__ = [
     "padding_fraction",
     "read_lines",
     "read_parallel_files",
+    "read_split_folder",
     "read_tsv_pairs",
     "set_shuffle_epoch",
     "shuffle_epoch_variable",

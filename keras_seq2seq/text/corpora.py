@@ -33,8 +33,12 @@ __all__ = [
     "iter_lines",
     "read_lines",
     "read_parallel_files",
+    "read_split_folder",
     "read_tsv_pairs",
 ]
+
+MULTI30K_SPLITS = {"train": "train", "validation": "val", "test": "test_2016_flickr"}
+"""Split name -> file stem of the Multi30k layout (`train.de`, `val.en`, ...)."""
 
 
 class CorpusError(ValueError):
@@ -316,3 +320,54 @@ def read_parallel_files(source_path, target_path, on_error="raise") -> Corpus:
             f"no usable sentence pair ({skipped} lines skipped)", source_path
         )
     return Corpus(sources, targets, skipped)
+
+
+def read_split_folder(
+    folder,
+    source_lang="de",
+    target_lang="en",
+    splits=None,
+    on_error="raise",
+) -> dict:
+    """Reads the splits of a folder of aligned files named `<stem>.<lang>`.
+
+    The Multi30k / WMT layout: `folder/train.de` and `folder/train.en` hold the
+    training pairs, `val.*` the validation pairs, and so on.
+
+    Args:
+        folder: the folder's path.
+        source_lang: file extension of the source side (e.g. `"de"`).
+        target_lang: file extension of the target side (e.g. `"en"`).
+        splits: `dict` of split name -> file stem; default `MULTI30K_SPLITS`
+            (`train`, `validation` -> `val`, `test` -> `test_2016_flickr`).
+        on_error: as in `read_parallel_files`.
+
+    Returns:
+        `dict` of split name -> `Corpus`, in the order of `splits`.
+
+    Raises:
+        CorpusError: a missing file (the message lists the files the folder should
+            hold), or any error of `read_parallel_files`.
+    """
+    splits = dict(MULTI30K_SPLITS if splits is None else splits)
+    expected = [
+        os.path.join(os.fspath(folder), f"{stem}.{lang}")
+        for stem in splits.values()
+        for lang in (source_lang, target_lang)
+    ]
+    missing = [path for path in expected if not os.path.isfile(path)]
+    if missing:
+        raise CorpusError(
+            f"missing {len(missing)} of the {len(expected)} files of the split "
+            f"folder (expected {', '.join(os.path.basename(p) for p in expected)}; "
+            "pass `splits` or the languages if the folder is named differently)",
+            missing[0],
+        )
+    return {
+        name: read_parallel_files(
+            os.path.join(os.fspath(folder), f"{stem}.{source_lang}"),
+            os.path.join(os.fspath(folder), f"{stem}.{target_lang}"),
+            on_error=on_error,
+        )
+        for name, stem in splits.items()
+    }

@@ -142,3 +142,23 @@ def test_read_lines(tmp_path):
         read_lines(path)
     assert read_lines(path, on_error="skip") == ["one", "two"]
     assert read_lines(path, on_error="skip", skip_empty=False) == ["one", "", "two"]
+
+
+def test_split_folder_reads_each_split_and_names_missing_files(tmp_path):
+    from keras_seq2seq.text.corpora import read_split_folder
+
+    for stem, pairs in (("train", [("Ein Hund.", "A dog."), ("Zwei.", "Two.")]),
+                        ("val", [("Katze.", "Cat.")]),
+                        ("test_2016_flickr", [("Haus.", "House.")])):
+        write(tmp_path / f"{stem}.de", "".join(s + "\n" for s, _ in pairs))
+        write(tmp_path / f"{stem}.en", "".join(t + "\n" for _, t in pairs))
+    splits = read_split_folder(tmp_path, "de", "en")
+    assert list(splits) == ["train", "validation", "test"]
+    assert splits["train"].sources == ["Ein Hund.", "Zwei."]
+    assert splits["validation"].targets == ["Cat."]
+    # The other direction and a custom split layout.
+    reverse = read_split_folder(tmp_path, "en", "de", splits={"dev": "val"})
+    assert list(reverse) == ["dev"] and reverse["dev"].sources == ["Cat."]
+    (tmp_path / "val.en").unlink()
+    with pytest.raises(CorpusError, match=r"val\.en.*missing 1 of the 6 files"):
+        read_split_folder(tmp_path)
