@@ -8,13 +8,16 @@
 SentencePiece subwords are learned from the training text; the model is a
 bidirectional-GRU encoder with a GRU decoder, general attention, label smoothing and a
 scheduled teacher-forcing ratio. Training stops after `--minutes` (TimeBudget) or
-`--epochs`, whichever comes first; the learning rate is halved whenever validation
-BLEU does not improve (or, with `--warmdown F`, decays linearly over the last
-fraction F of the minutes: `TimeWarmdown`); validation BLEU is logged each epoch (`val_bleu`)
-and the best epoch's weights are kept. It reports BLEU two ways on the test split:
+`--epochs`, whichever comes first; the learning rate (1e-3) decays linearly to 5% over
+the last half of the minutes (`TimeWarmdown`; `--warmdown 0` halves it whenever
+validation BLEU does not improve instead); validation BLEU is logged each epoch
+(`val_bleu`) and the best epoch's weights are kept. Beam search's length penalty is
+chosen on the validation split among `--length-penalties`. It reports BLEU two ways
+on the test split:
 sacrebleu's default (detokenized, cased) and lowercased BLEU on word tokens (the
 convention of published Multi30k figures), greedy and beam, and prints samples and an
 attention plot. The corpora are read where they lie and never copied.
+`--evaluate MODEL.keras` skips training and scores a model saved by an earlier run.
 
 `--model baseline` trains, by the same script and for the same minutes, what a user
 would write by hand (the issue's reference point): `benchmarks/baseline.py`'s
@@ -130,6 +133,56 @@ def run_baseline(args, train, validation, test):
             "epochs": len(history.epoch), "greedy": scores, "args": vars(args)}
 
 
+def choose_length_penalty(model, args, validation):
+    """The beam length penalty of `args.length_penalties` with the best validation word
+    BLEU (the test split is not looked at); returns (alpha, {alpha: word BLEU})."""
+    if len(args.length_penalties) == 1:
+        return args.length_penalties[0], {}
+    scores = {}
+    for alpha in args.length_penalties:
+        hypotheses = model.translate(validation[0], batch_size=128, method="beam",
+                                     beam_width=args.beam, length_penalty=alpha)
+        scores[alpha] = evaluation.word_tokenized_bleu(hypotheses, validation[1])
+        print(f"validation, beam {args.beam}, length penalty {alpha}: word BLEU "
+              f"{scores[alpha]:.2f}")
+    return max(scores, key=scores.get), scores
+
+
+def evaluate_model(model, args, validation, test):
+    """Greedy and beam BLEU on the test split, samples and an attention plot.
+
+    Returns:
+        `dict` with `greedy`, `beam<W>` (scores of `evaluation.evaluate_translations`),
+        `length_penalty` (the one used) and `validation_length_penalty_bleu`.
+    """
+    alpha, tried = choose_length_penalty(model, args, validation)
+    results = {"length_penalty": alpha,
+               "validation_length_penalty_bleu": {str(a): b for a, b in tried.items()}}
+    for name, options in (("greedy", {}),
+                          (f"beam{args.beam}", {"method": "beam", "beam_width": args.beam,
+                                                "length_penalty": alpha})):
+        hypotheses = model.translate(test[0], batch_size=128, verbose=1, **options)
+        scores = evaluation.evaluate_translations(hypotheses, test[1])
+        results[name] = scores
+        print(f"{name}: BLEU {scores['bleu']:.2f} (sacrebleu, cased, detokenized), "
+              f"word BLEU {scores['word_bleu']:.2f} (lowercased word tokens), "
+              f"chrF {scores['chrf']:.2f}" + (f", length penalty {alpha}"
+                                              if options else ""))
+    for source, reference in list(zip(*test))[:5]:
+        print(f"\n  source:     {source}\n  reference:  {reference}\n"
+              f"  greedy:     {model.translate(source)}")
+    ids = model.source_tokenizer.tokenize([test[0][0]]).to_tensor()
+    result = model.generate(ids)
+    length = int(result.lengths[0]) + 1
+    source_tokens = [t.decode() for t in model.source_tokenizer.id_to_token(ids[0]).numpy()]
+    target_tokens = [t.decode() for t in
+                     model.target_tokenizer.id_to_token(result.ids[0, :length]).numpy()]
+    plotting.plot_attention(result.attention[0, :length, :len(source_tokens)].numpy(),
+                            source_tokens, target_tokens,
+                            path=os.path.join(args.output, "attention.png"))
+    return results
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True,
@@ -142,14 +195,20 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--minutes", type=float, default=60.0, help="training budget")
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--warmdown", type=float, default=0.0,
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--warmdown", type=float, default=0.5,
                         help="decay the learning rate linearly to 5%% over this last "
-                             "fraction of --minutes (TimeWarmdown); 0 (default) halves "
-                             "it whenever val_bleu does not improve")
+                             "fraction of --minutes (TimeWarmdown, default 0.5); 0 "
+                             "halves it whenever val_bleu does not improve instead")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
-    parser.add_argument("--dropout", type=float, default=0.2)
+    parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument("--length-penalties", type=float, nargs="+", default=[0.6],
+                        metavar="ALPHA",
+                        help="beam length penalties (GNMT alpha) to try on the "
+                             "validation split; the best by word BLEU is used on test")
+    parser.add_argument("--evaluate", metavar="MODEL.keras",
+                        help="skip training: score this saved model")
     parser.add_argument("--output", default="corpus_output")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", choices=("seq2seq", "baseline"), default="seq2seq",
@@ -163,6 +222,13 @@ def main(argv=None):
                                           args.seed)
     print(f"pairs: train {len(train[0])}, validation {len(validation[0])}, "
           f"test {len(test[0])}")
+    if args.evaluate:
+        results = {"model": args.evaluate, "args": vars(args)}
+        results.update(evaluate_model(keras.models.load_model(args.evaluate), args,
+                                      validation, test))
+        with open(os.path.join(args.output, "results.json"), "w") as f:
+            json.dump(results, f, indent=2)
+        return results
     if args.model == "baseline":
         results = run_baseline(args, train, validation, test)
         with open(os.path.join(args.output, "results.json"), "w") as f:
@@ -198,12 +264,12 @@ def main(argv=None):
         ks.TimeBudget(args.minutes),
     ]
     if args.warmdown > 0:
-        # Anneal over the end of the time budget, however many epochs fit in it.
+        # Anneal over the end of the time budget, however many epochs fit in it: the
+        # best measured schedule (benchmarks/README.md: 1e-3 then a warmdown over the
+        # last half, word BLEU 37.3 with beam search; halving at each stall, 35.2;
+        # 2e-3 held for 36 minutes overfits, 29.3).
         callbacks.append(ks.TimeWarmdown(args.minutes, fraction=args.warmdown))
     else:
-        # The best measured schedule (benchmarks/README.md): at 2e-3 held for 36
-        # minutes the model overfits (word BLEU 29.3 with --warmdown 0.4, against
-        # 35.2 with this one).
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor="val_bleu", mode="max", factor=0.5, patience=1))
     started = time.time()
@@ -215,27 +281,7 @@ def main(argv=None):
     results = {"training_minutes": round(minutes, 1), "epochs": len(history.epoch),
                "val_bleu": history.history.get("val_bleu"),
                "learning_rate": history.history.get("learning_rate"), "args": vars(args)}
-    for name, options in (("greedy", {}),
-                          (f"beam{args.beam}", {"method": "beam", "beam_width": args.beam,
-                                                "length_penalty": 0.6})):
-        hypotheses = model.translate(test[0], batch_size=128, verbose=1, **options)
-        scores = evaluation.evaluate_translations(hypotheses, test[1])
-        results[name] = scores
-        print(f"{name}: BLEU {scores['bleu']:.2f} (sacrebleu, cased, detokenized), "
-              f"word BLEU {scores['word_bleu']:.2f} (lowercased word tokens), "
-              f"chrF {scores['chrf']:.2f}")
-    for source, reference in list(zip(*test))[:5]:
-        print(f"\n  source:     {source}\n  reference:  {reference}\n"
-              f"  greedy:     {model.translate(source)}")
-    ids = model.source_tokenizer.tokenize([test[0][0]]).to_tensor()
-    result = model.generate(ids)
-    length = int(result.lengths[0]) + 1
-    source_tokens = [t.decode() for t in model.source_tokenizer.id_to_token(ids[0]).numpy()]
-    target_tokens = [t.decode() for t in
-                     model.target_tokenizer.id_to_token(result.ids[0, :length]).numpy()]
-    plotting.plot_attention(result.attention[0, :length, :len(source_tokens)].numpy(),
-                            source_tokens, target_tokens,
-                            path=os.path.join(args.output, "attention.png"))
+    results.update(evaluate_model(model, args, validation, test))
     with open(os.path.join(args.output, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     print(f"\n{minutes:.1f} minutes of training; results in {args.output}/results.json")
