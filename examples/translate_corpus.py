@@ -208,7 +208,9 @@ def main(argv=None):
                         help="beam length penalties (GNMT alpha) to try on the "
                              "validation split; the best by word BLEU is used on test")
     parser.add_argument("--evaluate", metavar="MODEL.keras",
-                        help="skip training: score this saved model")
+                        help="skip training: score this saved model (give the training "
+                             "run's --data and --seed: a TSV corpus is split by the "
+                             "seed); writes evaluation.json, not results.json")
     parser.add_argument("--output", default="corpus_output")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", choices=("seq2seq", "baseline"), default="seq2seq",
@@ -223,10 +225,13 @@ def main(argv=None):
     print(f"pairs: train {len(train[0])}, validation {len(validation[0])}, "
           f"test {len(test[0])}")
     if args.evaluate:
+        if args.model != "seq2seq":
+            parser.error("--evaluate scores a saved keras_seq2seq model; drop --model")
         results = {"model": args.evaluate, "args": vars(args)}
         results.update(evaluate_model(keras.models.load_model(args.evaluate), args,
                                       validation, test))
-        with open(os.path.join(args.output, "results.json"), "w") as f:
+        # Beside a training run's results.json, not over it.
+        with open(os.path.join(args.output, "evaluation.json"), "w") as f:
             json.dump(results, f, indent=2)
         return results
     if args.model == "baseline":

@@ -14,6 +14,23 @@ __all__ = ["add_arguments", "run_from_args", "settings_from_args"]
 
 TASKS = ("dates", "multi30k")
 
+MULTI30K_DEFAULTS = dict(budget_seconds=2400.0, learning_rate=2e-3, clipnorm=5.0,
+                         batch_size=128, tokenizer="sentencepiece")
+"""`--task multi30k`'s defaults: the settings that leave the constant-output plateau
+with `study.MULTI30K_MODEL` (docs/teacher_forcing.md, "Multi30k"); the date task's
+(Adam 3e-3, no clipping, batch 64) do not. `run_study` itself takes them as arguments."""
+
+
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a number "
+                                         ">= 0")
+    return value
+
 
 def _ratio(text):
     try:
@@ -45,7 +62,7 @@ def add_arguments(parser, default_output="study_output"):
     parser.add_argument("--budget-seconds", type=_positive_float, default=None,
                         metavar="S",
                         help="training seconds per regime and seed (dates default 70, "
-                             "smoke 6, multi30k 600)")
+                             "smoke 6, multi30k 2400)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, metavar="N",
                         help="model seeds (default 0 1 2; smoke: 0)")
     parser.add_argument("--regimes", nargs="+", default=None, metavar="NAME",
@@ -72,9 +89,9 @@ def add_arguments(parser, default_output="study_output"):
     parser.add_argument("--learning-rate", type=_positive_float, default=None,
                         metavar="LR", help="Adam learning rate (dates default 3e-3, "
                                            "multi30k 2e-3)")
-    parser.add_argument("--clipnorm", type=_positive_float, default=None, metavar="C",
-                        help="clip each gradient to norm C (dates default: no "
-                             "clipping; multi30k 5)")
+    parser.add_argument("--clipnorm", type=_non_negative_float, default=None,
+                        metavar="C", help="clip each gradient to norm C; 0: no clipping "
+                                          "(dates default 0, multi30k 5)")
     parser.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
                         help="training pairs per batch (dates default 64, multi30k 128)")
     parser.add_argument("--planned-steps", type=_positive_int, default=None,
@@ -94,7 +111,7 @@ def add_arguments(parser, default_output="study_output"):
                         help="TensorFlow intra/inter-op threads (default 1; 0: "
                              "TensorFlow's default)")
     parser.add_argument("--tokenizer", choices=("word", "sentencepiece"),
-                        default="sentencepiece",
+                        default=None,
                         help="multi30k tokenizer (default sentencepiece)")
     parser.add_argument("--vocabulary-size", type=_positive_int, default=8000,
                         metavar="N", help="multi30k vocabulary size per side")
@@ -121,7 +138,8 @@ def settings_from_args(args):
     smoke = args.smoke
     # Multi30k's defaults are the settings that leave the constant-output plateau
     # (docs/teacher_forcing.md, "Multi30k"): the date task's would not.
-    task_options = {"batch_size": args.batch_size or (64 if dates else 128)}
+    defaults = {} if dates else MULTI30K_DEFAULTS
+    task_options = {"batch_size": args.batch_size or defaults.get("batch_size", 64)}
     if dates:
         task_options.update(train_size=args.train_size or (1000 if smoke else 3000),
                             eval_size=args.eval_size or (200 if smoke else 500),
@@ -130,7 +148,7 @@ def settings_from_args(args):
         task_options.update(train_size=args.train_size or (2000 if smoke else None),
                             eval_size=args.eval_size or (100 if smoke else 500),
                             test_size=args.test_size or (100 if smoke else 1000),
-                            tokenizer=args.tokenizer,
+                            tokenizer=args.tokenizer or defaults["tokenizer"],
                             vocabulary_size=args.vocabulary_size,
                             data_dir=args.data_dir)
     model_options = {}
@@ -143,15 +161,17 @@ def settings_from_args(args):
         task=args.task,
         seeds=tuple(args.seeds or ((0,) if smoke else (0, 1, 2))),
         budget_seconds=args.budget_seconds or (6.0 if smoke else 70.0 if dates
-                                               else 600.0),
+                                               else defaults["budget_seconds"]),
         output_dir=args.output,
         eval_every_steps=args.eval_every or (50 if smoke else 100 if dates else 500),
         planned_steps=args.planned_steps,
         final_ratio=args.final_ratio,
         max_steps=args.max_steps,
         clock=args.clock,
-        learning_rate=args.learning_rate or (3e-3 if dates else 2e-3),
-        clipnorm=args.clipnorm or (None if dates else 5.0),
+        learning_rate=args.learning_rate or defaults.get("learning_rate", 3e-3),
+        # --clipnorm 0 turns clipping off.
+        clipnorm=(defaults.get("clipnorm") if args.clipnorm is None
+                  else args.clipnorm or None),
         task_options=task_options,
         model_options=model_options,
     )

@@ -447,8 +447,16 @@ def test_study_defaults_depend_on_the_task():
     assert multi30k["task_options"]["tokenizer"] == "sentencepiece"
     assert (study.MULTI30K_MODEL["units"], study.MULTI30K_MODEL["embedding_dim"]) == \
         (512, 256)
+    assert multi30k["budget_seconds"] == 2400
     chosen = settings("--task", "multi30k", "--learning-rate", "1e-3", "--clipnorm",
-                      "2", "--batch-size", "32", "--tokenizer", "word")
+                      "2", "--batch-size", "32", "--tokenizer", "word",
+                      "--budget-seconds", "60")
     assert (chosen["learning_rate"], chosen["clipnorm"]) == (1e-3, 2.0)
     assert chosen["task_options"]["batch_size"] == 32
     assert chosen["task_options"]["tokenizer"] == "word"
+    assert chosen["budget_seconds"] == 60
+    # 0 turns clipping off (the Multi30k default clips); negative values are refused.
+    assert settings("--task", "multi30k", "--clipnorm", "0")["clipnorm"] is None
+    assert settings("--clipnorm", "0")["clipnorm"] is None
+    with pytest.raises(SystemExit):
+        settings("--clipnorm", "-1")

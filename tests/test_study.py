@@ -125,19 +125,26 @@ def test_multi30k_plumbing(tmp_path):
               "eine frau liest ein buch ."]
     english = ["a man rides a bike .", "two dogs play in the snow .",
                "a woman reads a book ."]
-    for split in ("train", "val", "test_2016_flickr"):
-        (tmp_path / f"{split}.de").write_text("\n".join(german * 2) + "\n")
-        (tmp_path / f"{split}.en").write_text("\n".join(english * 2) + "\n")
+    # Each split starts at a different sentence, so swapped files would show.
+    for shift, split in enumerate(("train", "val", "test_2016_flickr")):
+        (tmp_path / f"{split}.de").write_text(
+            "\n".join((german[shift:] + german[:shift]) * 2) + "\n")
+        (tmp_path / f"{split}.en").write_text(
+            "\n".join((english[shift:] + english[:shift]) * 2) + "\n")
     data = study.prepare_task("multi30k", data_dir=str(tmp_path), train_size=5,
                               eval_size=4, test_size=3, eval_batch_size=2)
     assert data.metric == "bleu"
+    assert (data.train_sources[0], data.eval_sources[0], data.test_sources[0]) == \
+        (german[0], german[1], german[2])
+    assert data.test_references[0] == english[2]
+    assert data.model_options == study.MULTI30K_MODEL
     assert len(data.train_sources) == 5 and len(data.eval_sources) == 4
     assert len(data.test_references) == 3
     assert sum(len(b[0]) for b in data.eval_batches) == 4
     source_ids, decoder_input_ids, target_ids = data.eval_batches[0]
     assert (decoder_input_ids[:, 0] == study.START_ID).all()
     assert data.target_tokenizer.detokenize(target_ids[:1, :-1]).numpy()[0].decode() \
-        == english[0]
+        == english[1]
 
 
 def test_unknown_names_are_rejected():

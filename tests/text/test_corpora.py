@@ -156,6 +156,13 @@ def test_split_folder_reads_each_split_and_names_missing_files(tmp_path):
     assert list(splits) == ["train", "validation", "test"]
     assert splits["train"].sources == ["Ein Hund.", "Zwei."]
     assert splits["validation"].targets == ["Cat."]
+    assert (splits["test"].sources, splits["test"].targets) == (["Haus."], ["House."])
+    # on_error reaches every file: an empty sentence raises, or is skipped and counted.
+    write(tmp_path / "train.en", "   \nTwo.\n")
+    with pytest.raises(CorpusError, match=r"train\.en, line 1"):
+        read_split_folder(tmp_path)
+    skipped = read_split_folder(tmp_path, on_error="skip")["train"]
+    assert (skipped.targets, skipped.skipped) == (["Two."], 1)
     # The other direction and a custom split layout.
     reverse = read_split_folder(tmp_path, "en", "de", splits={"dev": "val"})
     assert list(reverse) == ["dev"] and reverse["dev"].sources == ["Cat."]
