@@ -171,14 +171,8 @@ def evaluate_model(model, args, validation, test):
     for source, reference in list(zip(*test))[:5]:
         print(f"\n  source:     {source}\n  reference:  {reference}\n"
               f"  greedy:     {model.translate(source)}")
-    ids = model.source_tokenizer.tokenize([test[0][0]]).to_tensor()
-    result = model.generate(ids)
-    length = int(result.lengths[0]) + 1
-    source_tokens = [t.decode() for t in model.source_tokenizer.id_to_token(ids[0]).numpy()]
-    target_tokens = [t.decode() for t in
-                     model.target_tokenizer.id_to_token(result.ids[0, :length]).numpy()]
-    plotting.plot_attention(result.attention[0, :length, :len(source_tokens)].numpy(),
-                            source_tokens, target_tokens,
+    first = model.translate_full(test[0][0])
+    plotting.plot_attention(first.attention, first.source_tokens, first.tokens,
                             path=os.path.join(args.output, "attention.png"))
     return results
 

@@ -74,6 +74,17 @@ def _non_negative_int(text):
     return value
 
 
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a number "
+                                         ">= 0")
+    return value
+
+
 def _positive_float(text):
     try:
         value = float(text)

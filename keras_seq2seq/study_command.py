@@ -8,28 +8,21 @@ sets TensorFlow's thread count (`--threads`) before any TensorFlow op runs.
 import argparse
 import time
 
-from keras_seq2seq.cli import _positive_float, _positive_int
+from keras_seq2seq.cli import _non_negative_float, _positive_float, _positive_int
 
 __all__ = ["add_arguments", "run_from_args", "settings_from_args"]
 
 TASKS = ("dates", "multi30k")
 
+DATES_DEFAULTS = dict(budget_seconds=70.0, learning_rate=3e-3, clipnorm=None,
+                      batch_size=64, tokenizer=None)
+"""`--task dates`'s defaults (the tokenizer is the task's own: characters)."""
+
 MULTI30K_DEFAULTS = dict(budget_seconds=2400.0, learning_rate=2e-3, clipnorm=5.0,
                          batch_size=128, tokenizer="sentencepiece")
 """`--task multi30k`'s defaults: the settings that leave the constant-output plateau
 with `study.MULTI30K_MODEL` (docs/teacher_forcing.md, "Multi30k"); the date task's
-(Adam 3e-3, no clipping, batch 64) do not. `run_study` itself takes them as arguments."""
-
-
-def _non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a number "
-                                         ">= 0")
-    return value
+do not. `run_study` itself takes them as arguments."""
 
 
 def _ratio(text):
@@ -138,8 +131,8 @@ def settings_from_args(args):
     smoke = args.smoke
     # Multi30k's defaults are the settings that leave the constant-output plateau
     # (docs/teacher_forcing.md, "Multi30k"): the date task's would not.
-    defaults = {} if dates else MULTI30K_DEFAULTS
-    task_options = {"batch_size": args.batch_size or defaults.get("batch_size", 64)}
+    defaults = DATES_DEFAULTS if dates else MULTI30K_DEFAULTS
+    task_options = {"batch_size": args.batch_size or defaults["batch_size"]}
     if dates:
         task_options.update(train_size=args.train_size or (1000 if smoke else 3000),
                             eval_size=args.eval_size or (200 if smoke else 500),
@@ -160,7 +153,7 @@ def settings_from_args(args):
         regime_names=args.regimes,
         task=args.task,
         seeds=tuple(args.seeds or ((0,) if smoke else (0, 1, 2))),
-        budget_seconds=args.budget_seconds or (6.0 if smoke else 70.0 if dates
+        budget_seconds=args.budget_seconds or (6.0 if smoke
                                                else defaults["budget_seconds"]),
         output_dir=args.output,
         eval_every_steps=args.eval_every or (50 if smoke else 100 if dates else 500),
@@ -168,9 +161,9 @@ def settings_from_args(args):
         final_ratio=args.final_ratio,
         max_steps=args.max_steps,
         clock=args.clock,
-        learning_rate=args.learning_rate or defaults.get("learning_rate", 3e-3),
+        learning_rate=args.learning_rate or defaults["learning_rate"],
         # --clipnorm 0 turns clipping off.
-        clipnorm=(defaults.get("clipnorm") if args.clipnorm is None
+        clipnorm=(defaults["clipnorm"] if args.clipnorm is None
                   else args.clipnorm or None),
         task_options=task_options,
         model_options=model_options,

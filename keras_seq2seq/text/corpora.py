@@ -349,12 +349,14 @@ def read_split_folder(
         CorpusError: a missing file (the message lists the files the folder should
             hold), or any error of `read_parallel_files`.
     """
-    splits = dict(MULTI30K_SPLITS if splits is None else splits)
-    expected = [
-        os.path.join(os.fspath(folder), f"{stem}.{lang}")
-        for stem in splits.values()
-        for lang in (source_lang, target_lang)
-    ]
+    paths = {
+        name: tuple(
+            os.path.join(os.fspath(folder), f"{stem}.{lang}")
+            for lang in (source_lang, target_lang)
+        )
+        for name, stem in (MULTI30K_SPLITS if splits is None else splits).items()
+    }
+    expected = [path for pair in paths.values() for path in pair]
     missing = [path for path in expected if not os.path.isfile(path)]
     if missing:
         raise CorpusError(
@@ -364,10 +366,6 @@ def read_split_folder(
             missing[0],
         )
     return {
-        name: read_parallel_files(
-            os.path.join(os.fspath(folder), f"{stem}.{source_lang}"),
-            os.path.join(os.fspath(folder), f"{stem}.{target_lang}"),
-            on_error=on_error,
-        )
-        for name, stem in splits.items()
+        name: read_parallel_files(source, target, on_error=on_error)
+        for name, (source, target) in paths.items()
     }
