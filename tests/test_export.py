@@ -417,3 +417,83 @@ def test_local_attention_exports_greedy_and_beam(local_attention, tmp_path):
                                              beam_width=3))
     assert beam.translate(TEXTS) == model.translate(TEXTS, method="beam", beam_width=3)
     assert len(set(model.translate(TEXTS))) > 2   # varied outputs, not all empty
+
+
+# ----------------------------------------------- two different tokenizers, fresh process
+GERMAN = ["ein mann läuft schnell über die straße", "eine frau liest ein buch im park",
+          "zwei hunde spielen im schnee", "das kind isst einen großen apfel"]
+ENGLISH = ["a man runs quickly across the street", "a woman reads a book in the park",
+           "two dogs play in the snow", "the child eats a big apple"]
+PAIR_TEXTS = GERMAN + ["ein hund im park", "", "straße"]
+
+PAIR_CONSUMER = r"""
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # registers the tokenizers' ops
+texts = tf.constant(json.loads(sys.argv[1]))
+out = {}
+for path in sys.argv[2:]:
+    loaded = tf.saved_model.load(path)
+    out[path] = {
+        "translations": [t.decode("utf-8") for t in
+                         loaded.translate(texts)["translations"].numpy().tolist()],
+        "source_ids": loaded.tokenize(texts)["source_ids"].numpy().tolist(),
+    }
+out["keras_seq2seq_imported"] = any(m.split(".")[0] == "keras_seq2seq"
+                                    for m in sys.modules)
+print(json.dumps(out))
+"""
+
+
+def _tokenizer_pair(kind):
+    from keras_seq2seq.text import (
+        SentencePieceTokenizer,
+        WordPieceTokenizer,
+        WordTokenizer,
+    )
+
+    if kind == "sentencepiece":
+        return (SentencePieceTokenizer.train(GERMAN * 10, vocabulary_size=40,
+                                             name="source_tokenizer"),
+                SentencePieceTokenizer.train(ENGLISH * 10, vocabulary_size=45,
+                                             name="target_tokenizer"))
+    if kind == "wordpiece":
+        return (WordPieceTokenizer.from_texts(GERMAN, vocabulary_size=60,
+                                              name="source_tokenizer"),
+                WordPieceTokenizer.from_texts(ENGLISH, vocabulary_size=70,
+                                              name="target_tokenizer"))
+    return (WordTokenizer.from_texts(GERMAN, name="source_tokenizer"),
+            WordTokenizer.from_texts(ENGLISH, name="target_tokenizer"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sentencepiece", "wordpiece", "word"])
+def test_two_different_tokenizers_translate_identically_in_a_fresh_process(kind,
+                                                                          tmp_path):
+    """Regression: with two SentencePiece models, the loaded export detokenized the
+    target ids with the *source* model (both kernel-owned resources got one name)."""
+    source, target = _tokenizer_pair(kind)
+    assert source.get_vocabulary() != target.get_vocabulary()
+    keras.utils.set_random_seed(3)
+    model = ks.Seq2Seq(source.vocabulary_size, target.vocabulary_size, embedding_dim=8,
+                       units=16, max_decode_length=MAX_LENGTH, source_tokenizer=source,
+                       target_tokenizer=target)
+    _randomize(model, 3)
+    greedy = export_translator(model, str(tmp_path / "greedy"))
+    beam = export_translator(model, str(tmp_path / "beam"), beam_width=3,
+                             length_penalty=0.6)
+    result = _run([sys.executable, "-c", PAIR_CONSUMER, json.dumps(PAIR_TEXTS),
+                   greedy, beam], timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["keras_seq2seq_imported"] is False
+    expected_greedy = model.translate(PAIR_TEXTS)
+    expected_beam = model.translate(PAIR_TEXTS, method="beam", beam_width=3,
+                                    length_penalty=0.6)
+    # A random model still gives varied, non-empty strings for the non-blank inputs.
+    assert len(set(expected_greedy)) >= 4
+    assert report[greedy]["translations"] == expected_greedy
+    assert report[beam]["translations"] == expected_beam
+    ids = source.tokenize(tf.constant(PAIR_TEXTS)).to_tensor().numpy()
+    exported_ids = np.asarray(report[greedy]["source_ids"])
+    np.testing.assert_array_equal(exported_ids[:, :ids.shape[1]], ids)

@@ -37,6 +37,7 @@ from keras_seq2seq._backend import require_tensorflow
 require_tensorflow(__name__)
 
 import collections  # noqa: E402
+import hashlib  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
@@ -895,6 +896,21 @@ class WordPieceTokenizer(Tokenizer):
 # --------------------------------------------------------------------- SentencePiece
 
 
+def _new_sentencepiece(model_proto):
+    """A `tf_text.SentencepieceTokenizer` whose model resource is named after the model.
+
+    tensorflow-text keeps the model in a kernel-owned resource whose name, when none
+    is given, is the creating op's default name ("SentenceTokenizerInitializer/..."):
+    in a loaded SavedModel with two different sentencepiece models, both resources
+    resolve to the same name and the second model silently runs the first one (a
+    target detokenized by the source model). A name derived from the model's bytes
+    keeps different models apart and lets identical ones share a resource.
+    """
+    digest = hashlib.sha256(model_proto).hexdigest()[:16]
+    return _tf_text().SentencepieceTokenizer(
+        model=model_proto, out_type=tf.int32, name=f"sentencepiece_{digest}")
+
+
 @register
 class SentencePieceTokenizer(Tokenizer):
     """A sentencepiece model run in the graph by `tf_text.SentencepieceTokenizer`.
@@ -925,9 +941,7 @@ class SentencePieceTokenizer(Tokenizer):
             self._set_model(bytes(model))
 
     def _set_model(self, model_proto):
-        sentencepiece = _tf_text().SentencepieceTokenizer(
-            model=model_proto, out_type=tf.int32
-        )
+        sentencepiece = _new_sentencepiece(model_proto)
         size = int(sentencepiece.vocab_size())
         pieces = sentencepiece.id_to_string(tf.range(size, dtype=tf.int32)).numpy()
         vocabulary = [piece.decode("utf-8") for piece in pieces.tolist()]
@@ -961,8 +975,7 @@ class SentencePieceTokenizer(Tokenizer):
         except tf.errors.NotFoundError:
             if not tf.executing_eagerly():
                 raise
-            self._sentencepiece = _tf_text().SentencepieceTokenizer(
-                model=self._model_proto, out_type=tf.int32)
+            self._sentencepiece = _new_sentencepiece(self._model_proto)
             return getattr(self._sentencepiece, method)(values)
 
     def _encode(self, normalized):
