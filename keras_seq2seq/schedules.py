@@ -11,9 +11,12 @@ trains on at the ratio its restored step gives.
     InverseSigmoidDecay εᵢ = k / (k + exp(i / k))     (k ≥ 1)
     PiecewiseConstant   εᵢ = values[j] for boundaries[j-1] ≤ i < boundaries[j]
 
-Every schedule is serializable (`get_config` / `from_config`).
+Every schedule is serializable (`get_config` / `from_config`). Steps keep their
+precision: the built-in smooth schedules compute in float64, and `PiecewiseConstant`
+compares steps to its boundaries as int64, so no decision flips past 2**24 steps.
 """
 
+import inspect
 import math
 
 import keras
@@ -38,16 +41,47 @@ def _check_number(name, value, low=None, high=None, low_open=False):
     return float(value)
 
 
+def _cast_steps(step, dtype):
+    """`step` as a tensor of `dtype`; float steps become int64 as floor(step).
+
+    For an integer boundary b, `step >= b` exactly when `floor(step) >= b`, so the
+    int64 steps decide every boundary as the float value itself would. Floats are
+    clipped to ±2**62 first (infinities included), which leaves every float whose
+    floor fits in int64 unchanged.
+    """
+    step = tf.convert_to_tensor(step)
+    if dtype.is_integer and step.dtype.is_floating:
+        limit = tf.constant(2.0**62, step.dtype)
+        step = tf.floor(tf.clip_by_value(step, -limit, limit))
+    return tf.cast(step, dtype)
+
+
 @register
 class TeacherForcingSchedule:
-    """Base class: `schedule(step)` returns the ratio as a float32 scalar tensor."""
+    """Base class: `schedule(step)` returns the ratio as a float32 tensor.
+
+    Subclasses override `ratio(step)`. `__call__` hands it the step (a number, array
+    or tensor; usually the optimizer's int64 `iterations`) cast to `step_dtype`:
+    float32 by default; the built-in schedules set float64 (smooth formulas) or
+    int64 (`PiecewiseConstant`, float steps floored) so large step counts stay exact.
+    """
+
+    step_dtype = tf.float32
 
     def __call__(self, step):
-        step = tf.cast(step, tf.float32)
-        return tf.clip_by_value(tf.cast(self.ratio(step), tf.float32), 0.0, 1.0)
+        """The ratio at `step`, clipped to [0, 1].
+
+        Args:
+            step: the step count(s): a number, array or tensor, integer or float.
+
+        Returns:
+            A float32 tensor of the shape of `step`.
+        """
+        ratio = self.ratio(_cast_steps(step, self.step_dtype))
+        return tf.clip_by_value(tf.cast(ratio, tf.float32), 0.0, 1.0)
 
     def ratio(self, step):
-        """The ratio at float32 `step`, before clipping to [0, 1]."""
+        """The ratio at `step` (a tensor of `step_dtype`), before clipping to [0, 1]."""
         raise NotImplementedError(f"{type(self).__name__} must override ratio(step).")
 
     @property
@@ -102,13 +136,17 @@ class LinearDecay(TeacherForcingSchedule):
         minimum: floor ε_min, in [0, 1]. Defaults to 0.0.
     """
 
+    step_dtype = tf.float64
+
     def __init__(self, slope, start=1.0, minimum=0.0):
         self.slope = _check_number("slope", slope, 0.0, None, low_open=True)
         self.start = _check_number("start", start, 0.0, 1.0)
         self.minimum = _check_number("minimum", minimum, 0.0, 1.0)
 
     def ratio(self, step):
-        return tf.maximum(self.minimum, self.start - self.slope * step)
+        start, slope, minimum = (tf.constant(v, step.dtype)
+                                 for v in (self.start, self.slope, self.minimum))
+        return tf.maximum(minimum, start - slope * step)
 
     def get_config(self):
         return {"slope": self.slope, "start": self.start, "minimum": self.minimum}
@@ -123,6 +161,8 @@ class ExponentialDecay(TeacherForcingSchedule):
         minimum: floor ε_min, in [0, 1]. Defaults to 0.0.
     """
 
+    step_dtype = tf.float64
+
     def __init__(self, k, minimum=0.0):
         self.k = _check_number("k", k, 0.0, 1.0, low_open=True)
         if self.k >= 1.0:
@@ -130,7 +170,8 @@ class ExponentialDecay(TeacherForcingSchedule):
         self.minimum = _check_number("minimum", minimum, 0.0, 1.0)
 
     def ratio(self, step):
-        return tf.maximum(self.minimum, tf.pow(self.k, step))
+        k, minimum = tf.constant(self.k, step.dtype), tf.constant(self.minimum, step.dtype)
+        return tf.maximum(minimum, tf.pow(k, step))
 
     def get_config(self):
         return {"k": self.k, "minimum": self.minimum}
@@ -145,13 +186,17 @@ class InverseSigmoidDecay(TeacherForcingSchedule):
         minimum: floor ε_min, in [0, 1]. Defaults to 0.0.
     """
 
+    step_dtype = tf.float64
+
     def __init__(self, k, minimum=0.0):
         self.k = _check_number("k", k, 1.0, None)
         self.minimum = _check_number("minimum", minimum, 0.0, 1.0)
 
     def ratio(self, step):
         # k / (k + exp(i/k)) = sigmoid(log k - i/k), stable for large i.
-        return tf.maximum(self.minimum, tf.sigmoid(math.log(self.k) - step / self.k))
+        log_k, k, minimum = (tf.constant(v, step.dtype)
+                             for v in (math.log(self.k), self.k, self.minimum))
+        return tf.maximum(minimum, tf.sigmoid(log_k - step / k))
 
     def get_config(self):
         return {"k": self.k, "minimum": self.minimum}
@@ -161,10 +206,16 @@ class InverseSigmoidDecay(TeacherForcingSchedule):
 class PiecewiseConstant(TeacherForcingSchedule):
     """εᵢ = values[j] where j counts the boundaries ≤ i.
 
+    Steps are compared to the boundaries as int64 (float steps floored), exactly at
+    any step count.
+
     Args:
-        boundaries: increasing step counts, e.g. `[1000, 2000]`.
+        boundaries: non-negative, strictly increasing step counts, e.g.
+            `[1000, 2000]`; may be empty (then the single value holds at every step).
         values: one more ratio than boundaries, each in [0, 1], e.g. `[1.0, 0.5, 0.0]`.
     """
+
+    step_dtype = tf.int64
 
     def __init__(self, boundaries, values):
         boundaries = [int(b) for b in boundaries]
@@ -175,21 +226,21 @@ class PiecewiseConstant(TeacherForcingSchedule):
                 f"boundaries={boundaries}, values={values}"
             )
         if any(b <= a for a, b in zip(boundaries, boundaries[1:])) or any(
-            b < 0 for b in boundaries
+            not 0 <= b < 2**63 for b in boundaries
         ):
             raise ValueError(
-                "`boundaries` must be non-negative and strictly increasing. "
+                "`boundaries` must be non-negative (below 2**63) and strictly increasing. "
                 f"Received: boundaries={boundaries}"
             )
         self.boundaries = boundaries
         self.values = values
 
     def ratio(self, step):
-        index = tf.reduce_sum(
-            tf.cast(step[..., None] >= tf.constant(self.boundaries, tf.float32), tf.int32)
-            if self.boundaries else tf.zeros(tf.shape(step)[..., None], tf.int32),
-            axis=-1,
-        )
+        step = _cast_steps(step, tf.int64)
+        if not self.boundaries:
+            return tf.fill(tf.shape(step), self.values[0])
+        boundaries = tf.constant(self.boundaries, tf.int64)
+        index = tf.reduce_sum(tf.cast(step[..., None] >= boundaries, tf.int32), axis=-1)
         return tf.gather(tf.constant(self.values, tf.float32), index)
 
     @property
@@ -209,17 +260,39 @@ SCHEDULES = {
 }
 
 
+def _make(name, params):
+    """`SCHEDULES[name](**params)`; a ValueError names required parameters left out."""
+    cls = SCHEDULES[name]
+    missing = [p for p, spec in inspect.signature(cls.__init__).parameters.items()
+               if p != "self" and spec.default is inspect.Parameter.empty
+               and spec.kind in (spec.POSITIONAL_OR_KEYWORD, spec.KEYWORD_ONLY)
+               and p not in params]
+    if missing:
+        example = ", ".join(f"{p!r}: ..." for p in missing)
+        raise ValueError(
+            f"The teacher-forcing schedule {name!r} needs parameters "
+            f"{', '.join(missing)}; pass a dict such as {{'name': {name!r}, {example}}}.")
+    return cls(**params)
+
+
 def get(identifier):
     """A schedule from a number, a name + kwargs dict, a config, or an instance.
 
     Args:
         identifier: `None` (constant 1.0), a float (constant ratio), a
             `TeacherForcingSchedule`, a dict `{"name": "linear", "slope": 1e-4}`
-            (names: constant, linear, exponential, inverse_sigmoid, piecewise), or a
-            serialized Keras config (`{"class_name": ..., "config": ...}`).
+            (names: constant, linear, exponential, inverse_sigmoid, piecewise), a
+            bare name (only for schedules without required parameters, i.e.
+            "constant"), or a serialized Keras config
+            (`{"class_name": ..., "config": ...}`).
 
     Returns:
         A `TeacherForcingSchedule`.
+
+    Raises:
+        ValueError: for an unknown name, a name (str or dict) without the parameters
+            its schedule requires (only "constant" has none), or an identifier of
+            another type.
     """
     if identifier is None:
         return Constant(1.0)
@@ -237,14 +310,14 @@ def get(identifier):
                 f"Unknown teacher-forcing schedule name={name!r}. Expected one of "
                 f"{sorted(SCHEDULES)}."
             )
-        return SCHEDULES[name](**config)
+        return _make(name, config)
     if isinstance(identifier, str):
         if identifier not in SCHEDULES:
             raise ValueError(
                 f"Unknown teacher-forcing schedule {identifier!r}. Expected one of "
                 f"{sorted(SCHEDULES)}, or a dict with `name` and its parameters."
             )
-        return SCHEDULES[identifier]()
+        return _make(identifier, {})
     raise ValueError(
         "Could not interpret the teacher-forcing schedule. Expected None, a float, a "
         f"TeacherForcingSchedule or a dict. Received: {identifier!r}"

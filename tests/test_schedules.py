@@ -1,10 +1,12 @@
 """Teacher-forcing schedules against their formulas."""
 
+import inspect
 import math
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_seq2seq import schedules
 
@@ -23,19 +25,20 @@ def test_constant():
 
 def test_linear_decay():
     s = schedules.LinearDecay(slope=1e-3, start=0.9, minimum=0.2)
-    expected = [max(0.2, 0.9 - 1e-3 * i) for i in STEPS]
+    expected = [max(0.2, 0.9 - 1e-3 * float(i)) for i in STEPS]
     np.testing.assert_allclose(_values(s), expected, rtol=1e-6)
 
 
 def test_exponential_decay():
     s = schedules.ExponentialDecay(k=0.999, minimum=0.05)
-    expected = [max(0.05, 0.999 ** i) for i in STEPS]
+    # Python floats: `0.999 ** np.float32(i)` would round 0.999 to float32 first.
+    expected = [max(0.05, 0.999 ** float(i)) for i in STEPS]
     np.testing.assert_allclose(_values(s), expected, rtol=1e-5)
 
 
 def test_inverse_sigmoid_decay():
     s = schedules.InverseSigmoidDecay(k=500)
-    expected = [500 / (500 + math.exp(i / 500)) for i in STEPS]
+    expected = [500 / (500 + math.exp(float(i) / 500)) for i in STEPS]
     np.testing.assert_allclose(_values(s), expected, rtol=1e-5)
     # Stable far out: no overflow, tends to 0.
     assert 0.0 <= float(s(1e7)) < 1e-6
@@ -83,3 +86,84 @@ def test_get_accepts_numbers_names_and_dicts():
     assert schedules.get(None) == schedules.Constant(1.0)
     assert schedules.get(0.5) == schedules.Constant(0.5)
     assert schedules.get({"name": "inverse_sigmoid", "k": 50}) == schedules.InverseSigmoidDecay(50)
+
+
+# ---------------------------------------------------------------- regressions
+
+
+def test_piecewise_constant_without_boundaries_is_constant():
+    s = schedules.PiecewiseConstant([], [0.25])
+    for step in (0, 1, 7, 10**6):
+        value = s(step)
+        assert value.dtype == tf.float32 and value.shape == ()
+        assert float(value) == 0.25
+    assert float(s(tf.constant(5, tf.int64))) == 0.25
+    np.testing.assert_allclose(_values(s), 0.25)
+
+    @tf.function
+    def at(step):
+        return s(step)
+
+    for step in (0, 3, 2**40):
+        value = at(tf.constant(step, tf.int64))
+        assert value.dtype == tf.float32 and value.shape == ()
+        assert float(value) == 0.25
+    assert schedules.PiecewiseConstant([], [1.0]).is_always_one
+    assert float(schedules.get({"name": "piecewise", "boundaries": [], "values": [0.5]})(3)) == 0.5
+
+
+@pytest.mark.parametrize("name", sorted(schedules.SCHEDULES))
+def test_get_by_name_names_the_required_parameters(name):
+    cls = schedules.SCHEDULES[name]
+    required = [p for p, spec in inspect.signature(cls.__init__).parameters.items()
+                if p != "self" and spec.default is inspect.Parameter.empty]
+    if not required:
+        assert isinstance(schedules.get(name), cls)
+        return
+    with pytest.raises(ValueError) as info:
+        schedules.get(name)
+    message = str(info.value)
+    assert f"'{name}'" in message
+    for parameter in required:
+        assert parameter in message
+    assert f"{{'name': '{name}', " in message
+    # A dict missing a required parameter says the same, not a TypeError.
+    with pytest.raises(ValueError, match=required[0]):
+        schedules.get({"name": name})
+
+
+def test_piecewise_boundaries_compare_exact_integer_steps():
+    big = 2**24
+    s = schedules.PiecewiseConstant([big + 1], [1.0, 0.0])
+    assert [float(s(step)) for step in (big, big + 1, big + 2)] == [1.0, 0.0, 0.0]
+    steps = tf.constant([big, big + 1, big + 2], tf.int64)
+    np.testing.assert_array_equal(s(steps).numpy(), [1.0, 0.0, 0.0])
+    # The optimizer's step counter (an int64 variable), inside a tf.function.
+    iterations = tf.Variable(big, dtype=tf.int64)
+    at = tf.function(lambda: s(iterations))
+    assert float(at()) == 1.0
+    iterations.assign(big + 1)
+    assert float(at()) == 0.0
+    # Boundaries past float32 (and float64) precision, and far out.
+    s = schedules.PiecewiseConstant([2**40 + 1, 2**62 + 1], [1.0, 0.5, 0.0])
+    assert [float(s(step)) for step in (2**40, 2**40 + 1, 2**62, 2**62 + 1)] == [
+        1.0, 0.5, 0.5, 0.0]
+    # Float steps compare as their exact value: 9.5 < 10 <= 10.0.
+    s = schedules.PiecewiseConstant([10], [1.0, 0.0])
+    assert [float(s(x)) for x in (9.5, 10.0, 10.5)] == [1.0, 0.0, 0.0]
+    assert float(s(float("inf"))) == 0.0
+
+
+@pytest.mark.parametrize("schedule, formula", [
+    (schedules.LinearDecay(slope=2**-26, start=1.0), lambda i: 1.0 - 2**-26 * i),
+    (schedules.ExponentialDecay(k=0.1 ** (1 / 2**24)), lambda i: 0.1 ** (i / 2**24)),
+    (schedules.InverseSigmoidDecay(k=2**20), lambda i: 2**20 / (2**20 + math.exp(i / 2**20))),
+])
+def test_smooth_schedules_keep_precision_at_large_steps(schedule, formula):
+    iterations = tf.Variable(0, dtype=tf.int64)
+    in_graph = tf.function(lambda: schedule(iterations))
+    for step in (2**24 - 1, 2**24 + 1, 2**25 + 3):
+        iterations.assign(step)
+        for value in (schedule(tf.constant(step, tf.int64)), schedule(step), in_graph()):
+            assert value.dtype == tf.float32
+            assert float(value) == pytest.approx(formula(step), rel=2e-7, abs=1e-9)
