@@ -50,10 +50,8 @@ class TeacherForcingSwitch(keras.callbacks.Callback):
             raise ValueError(
                 "TeacherForcingSwitch needs a keras_seq2seq Seq2Seq model. Received: "
                 f"{type(model).__name__}")
-        if not model.switch_enabled:
-            model.switch_enabled = True
-            # Retrace train_step so that it includes the scheduled-sampling path.
-            model.train_function = None
+        # Retrace train_step so that it includes the scheduled-sampling path.
+        model.enable_teacher_forcing_switch()
 
     @property
     def fired(self):
@@ -189,8 +187,15 @@ class TimeWarmdown(keras.callbacks.Callback):
         clock: a function returning seconds (tests pass a fake one). Defaults to
             `time.monotonic`.
 
-    The optimizer's `learning_rate` must be a plain number (a variable), not a
-    `LearningRateSchedule`.
+    The optimizer must be created with a float `learning_rate` (Keras keeps it in an
+    assignable variable), not a `LearningRateSchedule` or a callable. A
+    `keras.optimizers.LossScaleOptimizer` (which `compile` wraps the optimizer in
+    under the "mixed_float16" policy) is looked through: the rate decayed is its
+    `inner_optimizer`'s.
+
+    Raises:
+        ValueError: at `on_train_begin`, before any step, when the (inner)
+            optimizer's learning rate is not an assignable variable.
     """
 
     def __init__(self, minutes, fraction=0.3, final_factor=0.05, clock=None):
@@ -209,6 +214,7 @@ class TimeWarmdown(keras.callbacks.Callback):
         self.clock = clock or time.monotonic
         self.started = None
         self.initial_rate = None
+        self.rate_variable = None
 
     def factor(self, elapsed_minutes):
         """The multiplier of the initial rate after `elapsed_minutes` of training."""
@@ -219,23 +225,45 @@ class TimeWarmdown(keras.callbacks.Callback):
         return 1.0 - progress * (1.0 - self.final_factor)
 
     def on_train_begin(self, logs=None):
-        rate = self.model.optimizer.learning_rate
-        if isinstance(self.model.optimizer._learning_rate,
-                      keras.optimizers.schedules.LearningRateSchedule):
-            raise ValueError("TimeWarmdown needs an optimizer with a constant "
-                             "`learning_rate`, not a LearningRateSchedule; pass a number.")
-        self.initial_rate = float(keras.ops.convert_to_numpy(rate))
+        self.rate_variable = _learning_rate_variable(self.model.optimizer)
+        self.initial_rate = float(keras.ops.convert_to_numpy(self.rate_variable))
         self.started = self.clock()
 
     def on_train_batch_begin(self, batch, logs=None):
         factor = self.factor((self.clock() - self.started) / 60.0)
         if factor < 1.0:
-            self.model.optimizer.learning_rate.assign(self.initial_rate * factor)
+            self.rate_variable.assign(self.initial_rate * factor)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs["learning_rate"] = float(
-                keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.rate_variable))
+
+
+def _learning_rate_variable(optimizer):
+    """The variable holding `optimizer`'s learning rate (its inner optimizer's for a
+    `LossScaleOptimizer`).
+
+    Keras 3's `optimizer.learning_rate` is that variable itself when the optimizer
+    was created with a float rate, and the current value (a tensor) for a
+    `LearningRateSchedule` or a callable.
+
+    Raises:
+        ValueError: if the learning rate is not an assignable variable.
+    """
+    inner = optimizer
+    while isinstance(inner, keras.optimizers.LossScaleOptimizer):
+        inner = inner.inner_optimizer
+    rate = inner.learning_rate
+    if isinstance(rate, keras.Variable):
+        return rate
+    wrapped = "" if inner is optimizer else " (inside a LossScaleOptimizer)"
+    raise ValueError(
+        "TimeWarmdown needs an assignable learning-rate variable, but the "
+        f"{type(inner).__name__} optimizer{wrapped} was given a LearningRateSchedule "
+        f"or a callable: its `learning_rate` has type {type(rate).__name__}, not "
+        "keras.Variable. Create the optimizer with a float learning rate, e.g. "
+        f"{type(inner).__name__}(learning_rate=1e-3), "
+        "and let TimeWarmdown decay it.")
 
 
 class EpochShuffle(keras.callbacks.Callback):

@@ -100,3 +100,59 @@ def test_time_warmdown_refuses_a_schedule_optimizer():
     with pytest.raises(ValueError, match="LearningRateSchedule"):
         model.fit((source, decoder_input), labels, batch_size=8, epochs=1,
                   callbacks=[ks.TimeWarmdown(5)], verbose=0)
+
+
+@pytest.fixture
+def mixed_float16():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_time_warmdown_refuses_a_schedule_under_mixed_float16_before_any_step(mixed_float16):
+    from tests.conftest import reverse_task
+
+    source, decoder_input, labels = reverse_task(n=16)
+    model = ks.Seq2Seq(12, 12, embedding_dim=8, units=16)
+    model.compile(optimizer=keras.optimizers.Adam(
+        keras.optimizers.schedules.ExponentialDecay(0.01, 10, 0.5)))
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    steps = []
+
+    class Count(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            steps.append(batch)
+
+    # A budget spent at once: the old check let this through and failed at .assign.
+    with pytest.raises(ValueError, match="LearningRateSchedule") as info:
+        model.fit((source, decoder_input), labels, batch_size=8, epochs=1,
+                  callbacks=[ks.TimeWarmdown(1e-9), Count()], verbose=0)
+    assert "float learning rate" in str(info.value)
+    assert steps == [] and int(model.optimizer.iterations) == 0
+
+
+def test_time_warmdown_decays_a_loss_scale_optimizer_s_inner_rate(mixed_float16):
+    from tests.conftest import reverse_task
+
+    now = [0.0]
+    warmdown = ks.TimeWarmdown(minutes=10, fraction=0.4, final_factor=0.1,
+                               clock=lambda: now[0])
+    rates = []
+
+    class Tick(keras.callbacks.Callback):  # one batch = 1.5 minutes of fake time
+        def on_train_batch_end(self, batch, logs=None):
+            now[0] += 90.0
+            rates.append(float(self.model.optimizer.inner_optimizer.learning_rate))
+
+    source, decoder_input, labels = reverse_task(n=64)
+    model = ks.Seq2Seq(12, 12, embedding_dim=8, units=16)
+    model.compile(optimizer=keras.optimizers.Adam(0.01))
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    history = model.fit((source, decoder_input), labels, batch_size=8, epochs=1,
+                        callbacks=[warmdown, Tick()], verbose=0)
+    expected = [0.01 * warmdown.factor(1.5 * k) for k in range(8)]
+    assert rates == pytest.approx(expected)
+    assert float(model.optimizer.inner_optimizer.learning_rate) == pytest.approx(0.001)
+    assert history.history["learning_rate"] == pytest.approx([0.001])
