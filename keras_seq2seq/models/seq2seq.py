@@ -19,7 +19,17 @@ Training (`fit`) runs `train_step`:
   count (summed over replicas under `tf.distribute`), with optional label smoothing.
 
 `test_step` reports the teacher-forced loss and accuracy and the free-running token
-accuracy (the model's own predictions fed back: what inference sees).
+accuracy (the model's own predictions fed back: what inference sees; a position after
+the model's first predicted `[END]` counts as a miss, as inference emits only padding
+there).
+
+What the logs hold (Keras's aggregation of per-batch values):
+
+* `loss` (and `val_loss`) is the mean over batches of each batch's token mean (batches
+  are weighted by their number of sentences, not of tokens); `accuracy` and
+  `free_running_accuracy` are token-weighted over the whole epoch;
+* `teacher_forcing_ratio` in the epoch logs (`History`) is the ratio of the epoch's
+  last batch; the progress bar shows its running mean.
 """
 
 import keras
@@ -42,6 +52,9 @@ from keras_seq2seq.models.encoder import Seq2SeqEncoder
 require_tensorflow(__name__)
 
 PAD_ID, UNK_ID, START_ID, END_ID = 0, 1, 2, 3
+# `generate` keeps one traced function per decoding option set; the least recently
+# used is dropped beyond this many (a server varying seeds or widths stays bounded).
+GENERATE_CACHE_SIZE = 16
 GRANULARITIES = ("batch", "token")
 FEEDBACKS = ("argmax", "sample")
 MODES = ("sequential", "parallel")
@@ -222,9 +235,35 @@ class Seq2Seq(keras.Model):
         return tf.where(cap >= 0.0, tf.minimum(ratio, cap), ratio)
 
     @property
+    def switch_fired(self):
+        """Whether the teacher-forcing switch has fired (its cap is a saved weight)."""
+        with tf.init_scope():  # read the variable's value, also while tracing
+            return float(tf.convert_to_tensor(self.teacher_forcing_cap)) >= 0.0
+
+    @property
     def always_teacher_forced(self):
-        """True when training can only ever take the teacher-forced path."""
-        return self.teacher_forcing.is_always_one and not self.switch_enabled
+        """True when training can only ever take the teacher-forced path.
+
+        That is when the schedule is 1 at every step, no `TeacherForcingSwitch` is
+        attached and no switch has fired: a model saved after its switch fired (the
+        cap is a weight) keeps the capped ratio after `load_model`, without the
+        callback. Read when `train_step` is traced.
+        """
+        return (self.teacher_forcing.is_always_one and not self.switch_enabled
+                and not self.switch_fired)
+
+    def enable_teacher_forcing_switch(self):
+        """Prepares training for a ratio below the schedule's (called by the switch).
+
+        Retraces `train_step` with the scheduled-sampling path, and turns XLA off if
+        it came from `jit_compile="auto"` (see `compile`).
+        """
+        if self.switch_enabled:
+            return
+        self.switch_enabled = True
+        if getattr(self, "_jit_compile_auto", False):
+            self.jit_compile = False
+        self.train_function = None
 
     def _step_key(self, step, salt):
         return tf.stack([tf.cast(self.seed, tf.int32) + salt,
@@ -345,12 +384,19 @@ class Seq2Seq(keras.Model):
                      training=True):
         """Masked cross-entropy normalised by the non-pad target token count.
 
-        Uses the loss given to `compile` instead when there is one. Under
-        `tf.distribute` each replica divides its sum by the count summed over all
-        replicas, so the summed gradients equal one device's on the global batch.
+        Uses the loss given to `compile` instead when there is one; it receives the
+        PAD-masked token weights as its `sample_weight` (so padding never counts;
+        with `reduction="mean_with_sample_weight"` it is the non-pad token mean,
+        with Keras's default "sum_over_batch_size" the sum over every position).
+        Under `tf.distribute` each replica divides its sum by the count summed over
+        all replicas, so the summed gradients equal one device's on the global
+        batch; regularisation losses are divided by the replica count, as Keras
+        does.
         """
         if self._compile_loss is not None:
-            return super().compute_loss(x, y, y_pred, sample_weight, training=training)
+            return super().compute_loss(x, y, y_pred,
+                                        self._token_weights(y, sample_weight),
+                                        training=training)
         y = tf.cast(y, tf.int32)
         weights = self._token_weights(y, sample_weight)
         logits = tf.cast(y_pred, tf.float32)
@@ -364,15 +410,62 @@ class Seq2Seq(keras.Model):
             losses = tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)
         total = tf.reduce_sum(losses * weights)
         count = tf.reduce_sum(weights)
+        replicas = 1
         replica = tf.distribute.get_replica_context()
         if replica is not None and replica.num_replicas_in_sync > 1:
+            replicas = replica.num_replicas_in_sync
             count = replica.all_reduce(tf.distribute.ReduceOp.SUM, count)
             # Keras multiplies the reported loss by the replica count (see
             # unscale_loss_for_distribution); the gradients are summed.
         loss = tf.math.divide_no_nan(total, count)
         for extra in self.losses:
-            loss += tf.cast(tf.reduce_sum(extra), tf.float32)
+            # Every replica computes the whole regularisation loss; the gradients
+            # are summed over replicas, so each adds its 1/N share.
+            loss += tf.cast(tf.reduce_sum(extra), tf.float32) / replicas
         return loss
+
+    def compile(self, optimizer="rmsprop", loss=None, *args, jit_compile="auto",
+                **kwargs):
+        """`keras.Model.compile`, with what `jit_compile="auto"` means here.
+
+        Keras resolves "auto" to XLA on a GPU (never on a CPU) when every layer
+        supports it. Scheduled sampling under XLA cannot keep the fast
+        teacher-forced path (cuDNN, one whole-sequence pass) behind a `tf.cond`,
+        so every batch would run the step-by-step loop even where the ratio is 1
+        or the coin says "teacher". So for `Seq2Seq`, "auto" is Keras's choice when
+        training is always teacher forced, and False when scheduled sampling can
+        run (a schedule below 1 somewhere, a fired switch; an attached
+        `TeacherForcingSwitch` turns an "auto" XLA off too). `jit_compile=True` is
+        kept as asked.
+
+        Args:
+            optimizer, loss, *args, **kwargs: as in `keras.Model.compile`. A `loss`
+                replaces the built-in masked cross-entropy (it receives the PAD mask
+                as sample weights) and cannot be combined with the model's
+                `label_smoothing`.
+            jit_compile: True, False or "auto" (see above). Defaults to "auto".
+        """
+        if loss is not None and self.label_smoothing:
+            raise ValueError(
+                f"The model has label_smoothing={self.label_smoothing}, which only "
+                "the built-in loss applies, but compile() was given loss="
+                f"{loss!r}. Leave `loss` out (the built-in masked cross-entropy), or "
+                "build the model with label_smoothing=0 and smooth in your loss.")
+        auto = isinstance(jit_compile, str) and jit_compile == "auto"
+        if auto and not self.always_teacher_forced:
+            jit_compile = False
+        super().compile(optimizer, loss, *args, jit_compile=jit_compile, **kwargs)
+        self._jit_compile_auto = auto
+
+    def compile_from_config(self, config):
+        """Compiles from `get_compile_config()` on `load_model`, through `compile`.
+
+        (Keras skips loading the compile state of a model whose `compile` is
+        overridden unless this is overridden too.)
+        """
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.optimizer is not None and self.built:
+            self.optimizer.build(self.trainable_variables)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         weights = self._token_weights(y, sample_weight)
@@ -416,8 +509,12 @@ class Seq2Seq(keras.Model):
         from keras_seq2seq.callbacks import EpochShuffle
         from keras_seq2seq.text.pipelines import shuffle_epoch_variable
 
-        if len(args) > 3:       # callbacks given positionally: leave all to Keras
-            return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
+        args = list(args)
+        if len(args) > 3:  # batch_size, epochs, verbose, callbacks, ...
+            if callbacks is not None:
+                raise TypeError("fit() got multiple values for argument 'callbacks'")
+            callbacks = args[3]
+            args[3] = None
         callbacks = list(callbacks or [])
         if shuffle_epoch_variable(x) is not None and not any(
                 isinstance(c, EpochShuffle) for c in callbacks):
@@ -425,6 +522,9 @@ class Seq2Seq(keras.Model):
         if isinstance(x, tf.data.Dataset):
             # Keras ignores `shuffle` for datasets, but warns when it is left True.
             kwargs.setdefault("shuffle", False)
+        if len(args) > 3:
+            args[3] = callbacks
+            return super().fit(x, y, *args, **kwargs)
         return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
@@ -473,7 +573,8 @@ class Seq2Seq(keras.Model):
                                         sample_weight=tf.shape(source_ids)[0])
         free = self.free_running_logits(source_ids, decoder_input_ids)
         self.free_running_accuracy.update_state(
-            _hits(y, free), sample_weight=self._token_weights(y, sample_weight))
+            _free_running_hits(y, free),
+            sample_weight=self._token_weights(y, sample_weight))
         return _for_multi_worker(self.distribute_strategy,
                                  self.compute_metrics(x, y, y_pred, sample_weight))
 
@@ -544,13 +645,15 @@ class Seq2Seq(keras.Model):
         frozen = tuple(sorted(options.items()))
         # A string key: SavedModel tracking only walks dicts with string keys.
         key = f"{method}:{frozen!r}"
-        function = self._generate_functions.get(key)
+        function = self._generate_functions.pop(key, None)
         if function is None:
             function = tf.function(
                 lambda ids, length: self._generate(ids, length, method, frozen),
                 input_signature=[tf.TensorSpec([None, None], tf.int32),
                                  tf.TensorSpec([], tf.int32)])
-            self._generate_functions[key] = function
+            while len(self._generate_functions) >= GENERATE_CACHE_SIZE:
+                self._generate_functions.pop(next(iter(self._generate_functions)))
+        self._generate_functions[key] = function  # the most recently used last
         return function(source_ids, tf.constant(max_length, tf.int32))
 
     def translate(self, texts, max_length=None, method="greedy", replace_unknown=False,
@@ -755,6 +858,17 @@ def _hits(y, logits):
     """float32 1.0 where the argmax of `logits` equals the label `y`, else 0.0."""
     predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
     return tf.cast(tf.equal(predicted, tf.cast(y, tf.int32)), tf.float32)
+
+
+def _free_running_hits(y, logits):
+    """`_hits` as inference scores them: after the first predicted `[END]` (which
+    inference keeps, then pads), every position is a miss."""
+    predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    ended = tf.cumsum(tf.cast(tf.equal(predicted, END_ID), tf.int32), axis=1,
+                      exclusive=True) > 0
+    hits = tf.logical_and(tf.equal(predicted, tf.cast(y, tf.int32)),
+                          tf.logical_not(ended))
+    return tf.cast(hits, tf.float32)
 
 
 def _as_text(text, index):

@@ -1,4 +1,5 @@
-"""MirroredStrategy on two logical CPU devices: same loss and gradients as one device."""
+"""MirroredStrategy on two logical CPU devices: same loss and gradients as one device
+(a weight regulariser included)."""
 
 import subprocess
 import sys
@@ -23,6 +24,9 @@ SCRIPT = textwrap.dedent("""
         model = ks.Seq2Seq(12, 12, embedding_dim=8, units=16, teacher_forcing=0.5,
                            teacher_forcing_granularity="token")
         model.compile(optimizer="adam")
+    # A weight penalty: every replica computes all of it, so each must add 1/N.
+    model.decoder.trainable_weights[0].regularizer = keras.regularizers.L2(0.05)
+    assert len(model.losses) == 1
 
     def loss_and_grads(src, dec, y, ratio):
         with tf.GradientTape() as tape:
