@@ -21,10 +21,13 @@ Reserved ids are shared by all of them: `[PAD]`=0, `[UNK]`=1, `[START]`=2, `[END
 `tokenize` never adds `[START]`/`[END]`; `detokenize` drops `[PAD]`/`[START]` and stops
 at the first `[END]`.
 
-Text is normalised to Unicode NFKC first (`tf_text.normalize_utf8`); with
-`lowercase=True` it is also case folded with `tf_text.case_fold_utf8` (NFKC_Casefold),
-which keeps accents and Hangul syllables ("ÉCOLE" -> "école") but, being full case
-folding, maps "ß" to "ss". Accents are never stripped.
+Text is normalised to Unicode NFKC first (`tf_text.normalize_utf8`), or to the
+`normalization` form chosen (NFC, NFD, NFKD; None: no normalisation). With
+`lowercase=True` and NFKC it is also case folded with `tf_text.case_fold_utf8`
+(NFKC_Casefold), which keeps accents and Hangul syllables ("ÉCOLE" -> "école") but,
+being full case folding, maps "ß" to "ss"; with the other forms it is lowercased like
+`str.lower` ("ß" stays) and stays in the chosen form. See `Tokenizer.normalize`.
+Accents are never stripped.
 
 Saving: `get_config()` holds the settings only; the vocabulary (or sentencepiece model)
 is written as files by `save_assets(dir_path)` and read by `load_assets(dir_path)`,
@@ -224,6 +227,22 @@ def _map_values(fn, values):
     return fn(values)
 
 
+def _lowercase_utf8(strings):
+    """`str.lower` on a `tf.string` tensor of any shape, without normalising it.
+
+    `tf.strings.lower(..., encoding="utf-8")` is ICU's full lowercase mapping but
+    stops at the first NUL character, so the pieces between NULs are lowered apart
+    (and joined back without `reduce_join(separator=...)`, which drops a NUL too).
+    """
+    nul = tf.constant("\x00")
+    pieces = tf.strings.split(tf.reshape(strings, [-1]), nul)  # >= 1 piece a row
+    lowered = tf.strings.lower(pieces.flat_values, encoding="utf-8") + nul
+    joined = tf.strings.reduce_join(pieces.with_flat_values(lowered), axis=-1)
+    length = tf.strings.length(joined)
+    joined = tf.strings.substr(joined, tf.zeros_like(length), length - 1)  # last NUL
+    return tf.reshape(joined, tf.shape(strings))
+
+
 def _check_normalization(normalization):
     if normalization is not None and normalization not in NORMALIZATION_FORMS:
         raise ValueError(
@@ -289,9 +308,10 @@ class Tokenizer(keras.layers.Layer):
     with `PAD_ID`.
 
     Args:
-        lowercase: case fold with `tf_text.case_fold_utf8` (keeps accents).
+        lowercase: lowercase (keeps accents); with NFKC this is full case folding
+            (NFKC_Casefold), see `normalize`.
         normalization: Unicode normalisation form applied first: "NFKC" (default),
-            "NFC", "NFD", "NFKD" or None.
+            "NFC", "NFD", "NFKD" or None (no normalisation).
         **kwargs: `keras.layers.Layer` arguments (`name`, ...).
     """
 
@@ -365,7 +385,29 @@ class Tokenizer(keras.layers.Layer):
     # ---------------------------------------------------------------- graph ops
 
     def normalize(self, strings):
-        """Applies the Unicode normalisation and optional case folding.
+        """Applies the Unicode normalisation and optional lowercasing.
+
+        The result is always in `self.normalization`'s form (unchanged if None):
+
+        * `lowercase=False`: `unicodedata.normalize(form, text)`.
+        * NFKC with `lowercase=True` (the default form): `tf_text.case_fold_utf8`,
+          i.e. NFKC_Casefold: full case folding, so "ß"/"ẞ" -> "ss", final "ς" ->
+          "σ", "ǅ" -> "dž", and default-ignorable characters (soft hyphen, zero-width
+          joiner, ...) are dropped. This is exactly what earlier versions did, so
+          models trained with NFKC and lowercase see the same text.
+        * NFC, NFD, NFKD with `lowercase=True`: the form, then the full lowercase
+          mapping of `str.lower` (`tf.strings.lower(..., encoding="utf-8")`, not
+          case folding: "ß" and final "ς" stay), then the form again, which gives
+          `unicodedata.normalize(form, text.lower())` for ordinary text (the first
+          pass only matters for the compatibility form NFKD, whose decompositions
+          can uncover capitals: U+3392 "㎒" -> "mhz").
+        * None with `lowercase=True`: only the `str.lower` mapping, no normalisation.
+
+        Before this was fixed, `lowercase=True` gave NFKC_Casefold whatever the form
+        (NFKC text for NFC/NFD/NFKD/None). Case mappings and normal forms follow
+        the Unicode data in TensorFlow's ICU, which can differ from Python's
+        `unicodedata` for recently added characters (e.g. Vithkuqi capitals are
+        not lowercased with TensorFlow 2.21).
 
         Args:
             strings: `tf.string` tensor of any shape (or Python str / list).
@@ -378,7 +420,11 @@ class Tokenizer(keras.layers.Layer):
         if self.normalization is not None:
             strings = tf_text.normalize_utf8(strings, self.normalization)
         if self.lowercase:
-            strings = tf_text.case_fold_utf8(strings)
+            if self.normalization == "NFKC":
+                return tf_text.case_fold_utf8(strings)
+            strings = _lowercase_utf8(strings)
+            if self.normalization is not None:
+                strings = tf_text.normalize_utf8(strings, self.normalization)
         return strings
 
     def tokenize(self, strings):

@@ -150,6 +150,125 @@ def test_nfkc_normalization():
         CharacterTokenizer(normalization="NFX")
 
 
+FORMS = ["NFC", "NFD", "NFKC", "NFKD"]
+CASE_TEXTS = ["École 한국", "ＡＢＣ", "Straße", "ǅ", "ÉCOLE ÀÖ Ǆ ǆ"]
+
+
+def expected_normal_form(text, form, lowercase):
+    """The documented `Tokenizer.normalize`, with Python's unicodedata as reference.
+
+    Without lowercase: the form. With lowercase: NFKC is NFKC_Casefold (as before,
+    full case folding, "ß" -> "ss"); the other forms lowercase as `str.lower` does
+    and the result is in the chosen form.
+    """
+    if not lowercase:
+        return unicodedata.normalize(form, text)
+    if form == "NFKC":
+        return unicodedata.normalize("NFKC", text.casefold())
+    return unicodedata.normalize(form, text.lower())
+
+
+@pytest.mark.parametrize("lowercase", [False, True])
+@pytest.mark.parametrize("form", FORMS)
+def test_lowercase_keeps_the_chosen_normalization_form(form, lowercase):
+    """Regression: lowercase=True used to give NFKC (case_fold_utf8) whatever the form."""
+    tokenizer = CharacterTokenizer(normalization=form, lowercase=lowercase)
+    expected = [expected_normal_form(t, form, lowercase) for t in CASE_TEXTS]
+    assert as_text(tokenizer.normalize(CASE_TEXTS)) == expected
+    assert all(unicodedata.is_normalized(form, t) for t in expected)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def in_graph(strings):
+        return tokenizer.normalize(strings)
+
+    assert as_text(in_graph(tf.constant(CASE_TEXTS))) == expected
+    assert as_text(tokenizer.normalize(tf.constant([CASE_TEXTS[:2]]))) == expected[:2]
+
+
+def test_lowercase_nfd_decomposes_accents_and_hangul():
+    tokenizer = CharacterTokenizer(normalization="NFD", lowercase=True)
+    text = tokenizer.normalize("École 한국").numpy().decode()
+    # e + U+0301, "cole", " ", 3 jamo for each of the two syllables.
+    assert len(text) == 13, [hex(ord(c)) for c in text]
+    assert text == unicodedata.normalize("NFD", "école 한국")
+    built = CharacterTokenizer.build(["ÉCOLE Ôte"], normalization="NFD", lowercase=True)
+    vocabulary = built.get_vocabulary()
+    assert "\u0301" in vocabulary and "\u0302" in vocabulary
+    assert "é" not in vocabulary and "É" not in vocabulary and "E" not in vocabulary
+
+
+def test_lowercase_differs_from_nfkc_casefold_only_where_documented():
+    # Non-NFKC forms lowercase (str.lower): "ß" and final "ς" stay, full-width
+    # letters are not folded to ASCII unless the form is a compatibility one.
+    lower = {
+        form: CharacterTokenizer(normalization=form, lowercase=True)
+        for form in FORMS
+    }
+    assert as_text(lower["NFC"].normalize(["Straße ΟΔΟΣ"])) == ["straße οδος"]
+    assert as_text(lower["NFKC"].normalize(["Straße ΟΔΟΣ"])) == ["strasse οδοσ"]
+    assert as_text(lower["NFC"].normalize(["ＡＢＣ"])) == ["ａｂｃ"]
+    assert as_text(lower["NFKD"].normalize(["ＡＢＣ"])) == ["abc"]
+    # Compatibility forms lowercase what the decomposition uncovers: U+3392 is
+    # "MHz" and U+210C "H" under NFKD, so both are fully lowercased, as with NFKC.
+    assert as_text(lower["NFKD"].normalize(["\u3392 \u210c"])) == ["mhz h"]
+    assert as_text(lower["NFKC"].normalize(["\u3392 \u210c"])) == ["mhz h"]
+
+
+def test_lowercase_without_normalization_only_lowercases():
+    # None means no Unicode normalisation at all (the string "none" is rejected).
+    tokenizer = CharacterTokenizer(normalization=None, lowercase=True)
+    decomposed = "E\u0301COLE \u1112\u1161\u11ab"  # decomposed É and 한
+    assert as_text(tokenizer.normalize(["ＡＢＣ", "ﬁ Ǆ", decomposed])) == [
+        "ａｂｃ",
+        "ﬁ ǆ",
+        "e\u0301cole \u1112\u1161\u11ab",
+    ]
+    raw = CharacterTokenizer(normalization=None)
+    assert as_text(raw.normalize(["ＡＢＣ ﬁ"])) == ["ＡＢＣ ﬁ"]
+    with pytest.raises(ValueError, match="normalization"):
+        CharacterTokenizer(normalization="none")
+
+
+@pytest.mark.parametrize("form", FORMS + [None])
+def test_lowercase_keeps_nul_and_empty_strings(form):
+    # tf.strings.lower(encoding="utf-8") alone stops at the first NUL.
+    tokenizer = CharacterTokenizer(normalization=form, lowercase=True)
+    assert as_text(tokenizer.normalize(["A\x00B\x00", "", "\x00"])) == [
+        "a\x00b\x00",
+        "",
+        "\x00",
+    ]
+    assert tokenizer.normalize(tf.constant([], tf.string)).shape == (0,)
+
+
+OLD_NFKC_SENTENCES = [
+    "Ein Mann läuft.",
+    "ÄÖÜ straße",
+    "Zwei Männer stehen am Straßenrand.",
+    "Two young, White males are outside near many bushes.",
+    "ÉCOLE Où est-il ? Ça va TRÈS bien.",
+    "안녕하세요, 만나서 반갑습니다.",
+    "Tôi YÊU tiếng Việt.",
+    "ﬁne Ａ ½",
+]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_default_nfkc_lowercase_is_unchanged(kind):
+    """Trained models store lowercase=True with NFKC: their text must not change."""
+    import tensorflow_text as tf_text
+
+    def old_normalize(strings):  # the code before lowercase kept the chosen form
+        return tf_text.case_fold_utf8(tf_text.normalize_utf8(strings, "NFKC"))
+
+    tokenizer = build(kind, texts=TEXTS + OLD_NFKC_SENTENCES, lowercase=True)
+    assert tokenizer.normalization == "NFKC" and tokenizer.lowercase
+    new = as_text(tokenizer.normalize(OLD_NFKC_SENTENCES))
+    assert new == as_text(old_normalize(OLD_NFKC_SENTENCES))
+    assert new[:2] == ["ein mann läuft.", "äöü strasse"]
+    assert new[-1] == "fine a 1⁄2"
+
+
 def test_input_ranks_and_lookups(tokenizers):
     tokenizer = tokenizers["word"]
     assert isinstance(tokenizer.tokenize(SAMPLES["de"]), tf.Tensor)
