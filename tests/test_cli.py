@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 
+import numpy as np
 import pytest
 
 from keras_seq2seq import cli
@@ -99,8 +100,12 @@ def corpus_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained(corpus_dir):
-    """`keras-seq2seq train` run once in a subprocess (model.keras and export/)."""
-    result = run_cli("train", "--config", "tiny.toml", cwd=corpus_dir)
+    """`keras-seq2seq train` run once in a subprocess (model.keras and export/).
+
+    tiny.toml turns the per-epoch attention image off (other tests train with it and
+    need no image); this run turns it back on, so the TensorBoard image is checked."""
+    result = run_cli("train", "--config", "tiny.toml", "--set",
+                     "output.attention_images=true", cwd=corpus_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     return corpus_dir / "run", result
 
@@ -235,6 +240,42 @@ def test_train_writes_the_output_folder(trained):
     events.Reload()
     tags = set(events.Tags()["tensors"])
     assert "epoch_teacher_forcing_ratio" in tags and "epoch_loss" in tags
+    # The image is its own TensorBoard run, logs/attention, beside logs/train.
+    assert attention_images(run / "logs" / "train") == []
+    images = attention_images(run / "logs" / "attention")
+    assert [(tag, step) for tag, step, _ in images] == [("attention", 0)]  # 1 epoch
+    png = images[0][2]
+    assert png.dtype == np.uint8 and png.ndim == 3 and png.shape[2] in (3, 4)
+    height, width = png.shape[:2]
+    assert height >= 100 and width >= 100, png.shape  # a figure, not a placeholder
+    rgb = png[..., :3].astype("float64")
+    assert rgb.std() > 10, rgb.std()  # not a constant image
+    assert len(np.unique(rgb.reshape(-1, 3), axis=0)) > 16  # a rendered figure, not 2 colours
+    if png.shape[2] == 4:
+        assert png[..., 3].max() == 255  # not fully transparent
+
+
+def attention_images(log_dir):
+    """`[(tag, step, HxWxC uint8 array)]` of every image summary under `log_dir`.
+
+    `tf.summary.image` writes tensor summaries whose value is a string vector
+    `[width, height, png, ...]` (plugin "images"); each PNG is decoded here.
+    """
+    import tensorflow as tf
+
+    found = []
+    for path in sorted(log_dir.rglob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name != "images":
+                    continue
+                strings = tf.make_ndarray(value.tensor)
+                width, height = int(strings[0]), int(strings[1])
+                for encoded in strings[2:]:
+                    png = tf.io.decode_png(encoded).numpy()
+                    assert png.shape[:2] == (height, width)
+                    found.append((value.tag, event.step, png))
+    return found
 
 
 @pytest.mark.slow
