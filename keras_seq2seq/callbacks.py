@@ -3,6 +3,7 @@
 import keras
 
 from keras_seq2seq._backend import require_tensorflow
+from keras_seq2seq.checks import check_number
 
 require_tensorflow(__name__)
 
@@ -121,12 +122,6 @@ class BleuCallback(keras.callbacks.Callback):
         logs["val_chrf"] = evaluation.corpus_chrf(hypotheses, self.references)
 
 
-def _check_minutes(minutes):
-    """Raises ValueError unless `minutes` is a positive number (a time budget)."""
-    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes <= 0:
-        raise ValueError(f"`minutes` must be a positive number. Received: minutes={minutes!r}")
-
-
 class TimeBudget(keras.callbacks.Callback):
     """Stops training once a wall-clock budget is spent (checked after every batch).
 
@@ -141,7 +136,7 @@ class TimeBudget(keras.callbacks.Callback):
 
     def __init__(self, minutes, verbose=1):
         super().__init__()
-        _check_minutes(minutes)
+        check_number("minutes", minutes, low=0, low_open=True)
         self.minutes = float(minutes)
         self.verbose = verbose
         self.started = None
@@ -202,7 +197,7 @@ class TimeWarmdown(keras.callbacks.Callback):
         import time
 
         super().__init__()
-        _check_minutes(minutes)
+        check_number("minutes", minutes, low=0, low_open=True)
         if not 0.0 < fraction <= 1.0:
             raise ValueError(f"`fraction` must be in (0, 1]. Received: fraction={fraction!r}")
         if not 0.0 <= final_factor < 1.0:
@@ -295,6 +290,13 @@ class EpochShuffle(keras.callbacks.Callback):
                 "shuffle=True) itself (with the default shuffle_buffer_size=None); "
                 f"got {type(dataset).__name__} without a shuffle counter.")
         self._first = True
+
+    @staticmethod
+    def applies_to(dataset):
+        """Whether `dataset` carries a shuffle counter (`make_dataset(shuffle=True)`)."""
+        from keras_seq2seq.text.pipelines import shuffle_epoch_variable
+
+        return shuffle_epoch_variable(dataset) is not None
 
     def on_train_begin(self, logs=None):
         self._first = True

@@ -15,11 +15,12 @@ rebuild a `Seq2Seq` and its tokenizers.
 
 import errno
 import os
-import tempfile
 import zipfile
 import zlib
 
 import keras
+
+from keras_seq2seq import atomic
 
 # Files every `.keras` archive written by Keras 3 holds.
 _REQUIRED_ENTRIES = ("config.json", "metadata.json")
@@ -62,42 +63,13 @@ def save_model(model, path, overwrite=False):
         ValueError: `path` does not end in `.keras`.
     """
     path = _check_keras_path(path)
-    if os.path.lexists(path) and not overwrite:
-        raise FileExistsError(
-            f"{path!r} already exists. Pass overwrite=True to replace it (the new "
-            "file is written next to it first, then swapped in).")
     if os.path.isdir(path):
         raise IsADirectoryError(
             f"{path!r} is a directory; save_model writes a .keras file.")
-    directory, base = os.path.split(path)
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{base}.tmp-", suffix=".keras",
-                                         dir=directory)
-    os.close(handle)
-    try:
-        keras.saving.save_model(model, temporary, overwrite=True)
-        with open(temporary, "rb") as f:
-            os.fsync(f.fileno())
-        if overwrite:
-            os.replace(temporary, path)
-        else:
-            # link() fails if `path` appeared meanwhile: never replace silently.
-            try:
-                os.link(temporary, path)
-            except FileExistsError:
-                raise FileExistsError(
-                    f"{path!r} already exists (created while saving). Pass "
-                    "overwrite=True to replace it.") from None
-            except OSError:  # no hard links here (some filesystems)
-                if os.path.lexists(path):
-                    raise FileExistsError(
-                        f"{path!r} already exists. Pass overwrite=True to replace "
-                        "it.") from None
-                os.replace(temporary, path)
-    finally:
-        if os.path.lexists(temporary):
-            os.remove(temporary)
-    return path
+    return atomic.write_file(
+        path, lambda temporary: keras.saving.save_model(model, temporary,
+                                                        overwrite=True),
+        overwrite=overwrite, suffix=".keras")
 
 
 def _inspect_archive(path):

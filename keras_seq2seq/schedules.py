@@ -24,21 +24,9 @@ import tensorflow as tf
 
 from keras_seq2seq._backend import require_tensorflow
 from keras_seq2seq._serialization import register
+from keras_seq2seq.checks import check_number
 
 require_tensorflow(__name__)
-
-
-def _check_number(name, value, low=None, high=None, low_open=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ValueError(f"Expected a number for `{name}`. Received: {name}={value!r}")
-    too_low = low is not None and (value <= low if low_open else value < low)
-    too_high = high is not None and value > high
-    if too_low or too_high:
-        lo = "(" if low_open else "["
-        raise ValueError(
-            f"`{name}` must lie in {lo}{low}, {high}]. Received: {name}={value!r}"
-        )
-    return float(value)
 
 
 def _cast_steps(step, dtype):
@@ -113,7 +101,7 @@ class Constant(TeacherForcingSchedule):
     """
 
     def __init__(self, ratio=1.0):
-        self.ratio_value = _check_number("ratio", ratio, 0.0, 1.0)
+        self.ratio_value = check_number("ratio", ratio, 0.0, 1.0)
 
     def ratio(self, step):
         return tf.fill(tf.shape(step), self.ratio_value)
@@ -139,9 +127,9 @@ class LinearDecay(TeacherForcingSchedule):
     step_dtype = tf.float64
 
     def __init__(self, slope, start=1.0, minimum=0.0):
-        self.slope = _check_number("slope", slope, 0.0, None, low_open=True)
-        self.start = _check_number("start", start, 0.0, 1.0)
-        self.minimum = _check_number("minimum", minimum, 0.0, 1.0)
+        self.slope = check_number("slope", slope, 0.0, None, low_open=True)
+        self.start = check_number("start", start, 0.0, 1.0)
+        self.minimum = check_number("minimum", minimum, 0.0, 1.0)
 
     def ratio(self, step):
         start, slope, minimum = (tf.constant(v, step.dtype)
@@ -164,10 +152,10 @@ class ExponentialDecay(TeacherForcingSchedule):
     step_dtype = tf.float64
 
     def __init__(self, k, minimum=0.0):
-        self.k = _check_number("k", k, 0.0, 1.0, low_open=True)
+        self.k = check_number("k", k, 0.0, 1.0, low_open=True)
         if self.k >= 1.0:
             raise ValueError(f"`k` must lie in (0, 1) for a decay. Received: k={k!r}")
-        self.minimum = _check_number("minimum", minimum, 0.0, 1.0)
+        self.minimum = check_number("minimum", minimum, 0.0, 1.0)
 
     def ratio(self, step):
         k, minimum = tf.constant(self.k, step.dtype), tf.constant(self.minimum, step.dtype)
@@ -189,8 +177,8 @@ class InverseSigmoidDecay(TeacherForcingSchedule):
     step_dtype = tf.float64
 
     def __init__(self, k, minimum=0.0):
-        self.k = _check_number("k", k, 1.0, None)
-        self.minimum = _check_number("minimum", minimum, 0.0, 1.0)
+        self.k = check_number("k", k, 1.0, None)
+        self.minimum = check_number("minimum", minimum, 0.0, 1.0)
 
     def ratio(self, step):
         # k / (k + exp(i/k)) = sigmoid(log k - i/k), stable for large i.
@@ -219,7 +207,7 @@ class PiecewiseConstant(TeacherForcingSchedule):
 
     def __init__(self, boundaries, values):
         boundaries = [int(b) for b in boundaries]
-        values = [_check_number("values", v, 0.0, 1.0) for v in values]
+        values = [check_number("values", v, 0.0, 1.0) for v in values]
         if len(values) != len(boundaries) + 1:
             raise ValueError(
                 "`values` must have one more entry than `boundaries`. Received: "

@@ -1,0 +1,29 @@
+"""Reserved tokens and ids, and the names of the attention scores: one place for all.
+
+Every vocabulary of the package starts with the same four tokens, so token ids 0-3
+mean the same thing to tokenizers, the model, the decoders, the export and the
+benchmarks. Pure Python (no TensorFlow import).
+"""
+
+PAD_TOKEN = "[PAD]"
+UNK_TOKEN = "[UNK]"
+START_TOKEN = "[START]"
+END_TOKEN = "[END]"
+RESERVED_TOKENS = (PAD_TOKEN, UNK_TOKEN, START_TOKEN, END_TOKEN)
+PAD_ID, UNK_ID, START_ID, END_ID = range(len(RESERVED_TOKENS))
+
+# The Luong et al. (2015) scores, by the names the model's `attention=` takes.
+ATTENTION_NAMES = ("dot", "general", "concat")
+
+__all__ = [
+    "ATTENTION_NAMES",
+    "END_ID",
+    "END_TOKEN",
+    "PAD_ID",
+    "PAD_TOKEN",
+    "RESERVED_TOKENS",
+    "START_ID",
+    "START_TOKEN",
+    "UNK_ID",
+    "UNK_TOKEN",
+]
