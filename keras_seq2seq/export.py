@@ -38,15 +38,14 @@ from keras_seq2seq._backend import require_tensorflow
 require_tensorflow(__name__)
 
 import os  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-
-PAD_ID = 0
+from keras_seq2seq import _keras_internals, atomic  # noqa: E402
+from keras_seq2seq.checks import check_positive_int  # noqa: E402
+from keras_seq2seq.constants import PAD_ID  # noqa: E402
 
 # The characters for which Python's `str.isspace()` is true (so `"".strip()` drops
 # them), as one RE2 class: a string made only of these translates to "".
@@ -170,11 +169,11 @@ class _TranslatorGraph:
     def _search(self, source_ids):
         """Decodes non-empty rows: `(tokens, lengths, scores, attention)`.
 
-        Runs `model._generate`, the very code of `model.generate` /
+        Runs `model.search`, the very code of `model.generate` /
         `model.translate`, with the options fixed at export.
         """
-        result = self.model._generate(source_ids, self.max_length, self.method,
-                                      self.options)
+        result = self.model.search(source_ids, self.max_length, self.method,
+                                   **dict(self.options))
         if self.method == "beam":  # the best hypothesis
             return (result.ids[:, 0], result.lengths[:, 0], result.scores[:, 0],
                     result.attention[:, 0])
@@ -232,9 +231,7 @@ class _TranslatorGraph:
     # ---------------------------------------------------------------- step API
     def encode(self, source_ids):
         source_ids = _at_least_one_column(tf.cast(source_ids, tf.int32))
-        memory, mask, states = self.model._encode(source_ids, training=False)
-        state = self.model.decoder.initial_step_state(memory, mask, states)
-        return _flatten_state(state)
+        return _flatten_state(self.model.encode(source_ids))
 
     def decode_step(self, token_ids, flat_state):
         state = _unflatten_state(flat_state, self.template)
@@ -272,7 +269,7 @@ class _PortableRNNs:
     """
 
     def __init__(self, model):
-        self.layers = [layer for layer in model._flatten_layers(include_self=False)
+        self.layers = [layer for layer in _keras_internals.sublayers(model)
                        if hasattr(layer, "use_cudnn")]
         self.saved = []
 
@@ -287,50 +284,6 @@ class _PortableRNNs:
             layer.use_cudnn = value
         return False
 
-
-
-def _check_positive_int(name, value, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}")
-    return int(value)
-
-
-def _check_path(path, overwrite):
-    path = os.path.abspath(os.fspath(path))
-    if os.path.lexists(path) and not overwrite:
-        raise FileExistsError(
-            f"{path!r} already exists. Pass overwrite=True to replace it (the new "
-            "export is written next to it first, then swapped in).")
-    return path
-
-
-def _swap_into_place(temporary, path):
-    """Renames the finished directory `temporary` to `path`, replacing what is there.
-
-    Without an existing `path` this is one `os.replace`. With one, the old entry is
-    first renamed aside, then removed once the new export is in place (it is moved
-    back if that rename fails), so `path` never holds a partial export.
-    """
-    if not os.path.lexists(path):
-        os.replace(temporary, path)
-        return
-    parent, base = os.path.split(path)
-    aside = tempfile.mkdtemp(prefix=f".{base}.old-", dir=parent)
-    old = os.path.join(aside, base)
-    os.replace(path, old)
-    try:
-        os.replace(temporary, path)
-    except BaseException:
-        os.replace(old, path)
-        shutil.rmtree(aside, ignore_errors=True)
-        raise
-    if os.path.isdir(old) and not os.path.islink(old):
-        shutil.rmtree(aside, ignore_errors=True)
-    else:
-        os.remove(old)
-        os.rmdir(aside)
 
 
 def _build_archive(model, graph, has_text):
@@ -433,13 +386,14 @@ def export_translator(model, path, beam_width=None, max_length=None, overwrite=F
         FileExistsError: `path` exists and `overwrite` is False.
         ValueError: invalid arguments.
     """
-    for attribute in ("encode", "decoder", "_encode", "_generate", "max_decode_length"):
-        if not hasattr(model, attribute):
-            raise ValueError(
-                "export_translator expects a keras_seq2seq.Seq2Seq model. Received: "
-                f"{type(model).__name__}")
-    beam_width = _check_positive_int("beam_width", beam_width, allow_none=True)
-    max_length = _check_positive_int(
+    from keras_seq2seq.models import Seq2Seq
+
+    if not isinstance(model, Seq2Seq):
+        raise ValueError(
+            "export_translator expects a keras_seq2seq.Seq2Seq model. Received: "
+            f"{type(model).__name__}")
+    beam_width = check_positive_int("beam_width", beam_width, allow_none=True)
+    max_length = check_positive_int(
         "max_length", model.max_decode_length if max_length is None else max_length)
     allowed = _GREEDY_OPTIONS if beam_width is None else _BEAM_OPTIONS
     unknown = sorted(set(options) - set(allowed))
@@ -452,25 +406,20 @@ def export_translator(model, path, beam_width=None, max_length=None, overwrite=F
     method = "greedy" if beam_width is None else "beam"
     if beam_width is not None:
         options = dict(options, beam_width=beam_width)
-    path = _check_path(path, overwrite)
+    path = atomic.check_destination(path, overwrite, what="export")
 
     graph = _TranslatorGraph(model, method, max_length, options)
     has_text = (getattr(model, "source_tokenizer", None) is not None
                 and getattr(model, "target_tokenizer", None) is not None)
-    parent, base = os.path.split(path)
-    os.makedirs(parent, exist_ok=True)
-    temporary = tempfile.mkdtemp(prefix=f".{base}.tmp-", dir=parent)
-    try:
+
+    def write(temporary):
         with _PortableRNNs(model):  # the endpoints are traced in write_out
             archive, state_specs = _build_archive(model, graph, has_text)
             archive.write_out(temporary, verbose=verbose)
         _write_metadata(temporary, model, method, beam_width, max_length,
                         state_specs, has_text, options)
-        _swap_into_place(temporary, path)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-    return path
+
+    return atomic.write_directory(path, write, overwrite=True)
 
 
 _METADATA_FILE = "keras_seq2seq_export.json"

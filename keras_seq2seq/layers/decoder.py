@@ -31,47 +31,15 @@ from keras import ops
 
 from keras_seq2seq._backend import require_tensorflow
 from keras_seq2seq._serialization import register
-from keras_seq2seq.layers.attention import (
-    ConcatAttention,
-    DotAttention,
-    GeneralAttention,
-    LuongAttention,
-)
+from keras_seq2seq.checks import check_choice, check_positive_int, check_rate
+from keras_seq2seq.constants import ATTENTION_NAMES, PAD_ID
+from keras_seq2seq.layers.attention import LuongAttention, make_score_layer
 from keras_seq2seq.layers.local_attention import LocalAttention
+from keras_seq2seq.layers.rnn import CELL_TYPES, make_rnn
 
 require_tensorflow(__name__)
 
-CELL_TYPES = ("lstm", "gru")
-ATTENTION_NAMES = ("dot", "general", "concat")
 LOCAL_MODES = (None, "monotonic", "predictive")
-
-
-def check_choice(name, value, choices):
-    """Raises `ValueError` unless `value` is one of `choices`."""
-    if value not in choices:
-        raise ValueError(f"Expected one of {set(choices)}. Received: {name}={value!r}")
-    return value
-
-
-def check_positive_int(name, value):
-    """Raises `ValueError` unless `value` is a positive int."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"Expected a positive int for `{name}`. Received: {name}={value!r}")
-    return value
-
-
-def check_rate(name, value):
-    """Raises `ValueError` unless `value` is a float in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"Expected a float in [0, 1) for `{name}`. Received: {name}={value!r}")
-    return float(value)
-
-
-def make_rnn(cell_type, units, name, go_backwards=False):
-    """A `return_sequences`/`return_state` LSTM or GRU layer."""
-    layer_class = keras.layers.LSTM if cell_type == "lstm" else keras.layers.GRU
-    return layer_class(units, return_sequences=True, return_state=True,
-                       go_backwards=go_backwards, name=name)
 
 
 def make_attention(attention, units, depth=1, scale=False, local=None, window=10,
@@ -101,11 +69,7 @@ def make_attention(attention, units, depth=1, scale=False, local=None, window=10
     if local is not None:
         return LocalAttention(score=attention, mode=local, window=window, units=units,
                               depth=depth, scale=scale, name=name)
-    if attention == "dot":
-        return DotAttention(scale=scale, name=name)
-    if attention == "general":
-        return GeneralAttention(name=name)
-    return ConcatAttention(units, depth=depth, name=name)
+    return make_score_layer(attention, units=units, depth=depth, scale=scale, name=name)
 
 
 @register
@@ -132,7 +96,8 @@ class AttentionDecoder(keras.layers.Layer):
             Defaults to 0.
         tie_embeddings: project h̃ with the transposed target embedding (then h̃
             has `embedding_dim` features). Defaults to False.
-        start_id: the `[START]` token id. Defaults to 2.
+        start_id: accepted and ignored (configs written before 0.2 hold it; the
+            `[START]` id is `keras_seq2seq.constants.START_ID`).
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -153,7 +118,7 @@ class AttentionDecoder(keras.layers.Layer):
                  cell_type="lstm", attention="general", attention_units=None,
                  attention_depth=1, attention_scale=False, local_attention=None,
                  attention_window=10, input_feeding=False,
-                 dropout=0.0, tie_embeddings=False, start_id=2, **kwargs):
+                 dropout=0.0, tie_embeddings=False, start_id=None, **kwargs):
         super().__init__(**kwargs)
         self.vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
         self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
@@ -169,7 +134,6 @@ class AttentionDecoder(keras.layers.Layer):
         self.input_feeding = bool(input_feeding)
         self.dropout = check_rate("dropout", dropout)
         self.tie_embeddings = bool(tie_embeddings)
-        self.start_id = int(start_id)
 
         self.embedding = keras.layers.Embedding(
             vocabulary_size, embedding_dim, mask_zero=True, name="embedding")
@@ -238,14 +202,15 @@ class AttentionDecoder(keras.layers.Layer):
         return [[zeros] * per_layer for _ in range(self.num_layers)]
 
     def _attend(self, query, memory, memory_mask, keys, positions=None):
-        if isinstance(self.attention, LocalAttention):
-            return self.attention(query, memory, values_mask=memory_mask, keys=keys,
-                                  positions=positions)
-        return self.attention(query, memory, values_mask=memory_mask, keys=keys)
+        return self.attention(query, memory, values_mask=memory_mask, keys=keys,
+                              positions=positions)
 
-    def _hidden_step(self, embedded, rnn_states, attentional, memory, keys, memory_mask,
+    def hidden_step(self, embedded, rnn_states, attentional, memory, keys, memory_mask,
                      training=None, positions=None):
-        """One step up to the attentional vector (no vocabulary projection).
+        """One step up to the attentional vector, without the vocabulary projection.
+
+        `step` is this plus `project`; loops that need logits only for some rows
+        (scheduled sampling) call this and project those rows themselves.
 
         Args:
             embedded: `(batch_size, embedding_dim)` embedded input tokens.
@@ -318,12 +283,34 @@ class AttentionDecoder(keras.layers.Layer):
             vocabulary_size)`, the next state, and the weights `(batch_size, Ts)`.
         """
         embedded = self.embed(token_ids)
-        attentional, rnn_states, weights = self._hidden_step(
+        attentional, rnn_states, weights = self.hidden_step(
             embedded, state["rnn"], state["attentional"], state["memory"],
             state["keys"], state["memory_mask"], training=False, positions=state["time"])
         new_state = dict(state)
         new_state.update(rnn=rnn_states, attentional=attentional, time=state["time"] + 1)
         return self.project(attentional), new_state, tf.cast(weights, tf.float32)
+
+    # Entries of the step state that are the same for every hypothesis of a source
+    # (the encoder side): reordering beams never needs to move them.
+    SOURCE_STATE_KEYS = ("memory", "keys", "memory_mask", "source_lengths")
+
+    def reorder_state(self, state, rows):
+        """The step state with its hypotheses reordered (beam search).
+
+        Args:
+            state: a state dict of `initial_step_state` / `step`, batch-major.
+            rows: int `(batch_size,)` row of the old state each new row copies.
+                Rows only move between hypotheses of the same source.
+
+        Returns:
+            The state dict with the decoder-side entries (`rnn`, `attentional`,
+            `time`) gathered by `rows`; the source-side entries
+            (`SOURCE_STATE_KEYS`) are identical on the hypotheses of a source and
+            are returned as they are.
+        """
+        return {key: (value if key in self.SOURCE_STATE_KEYS
+                      else tf.nest.map_structure(lambda x: tf.gather(x, rows), value))
+                for key, value in state.items()}
 
     # ------------------------------------------------------------------ training paths
     def call(self, decoder_input_ids, memory, memory_mask=None, initial_state=None,
@@ -334,7 +321,7 @@ class AttentionDecoder(keras.layers.Layer):
         ids = ops.cast(decoder_input_ids, "int32")
         if initial_state is None:
             initial_state = self.zero_state(ops.shape(ids)[0])
-        target_mask = ops.not_equal(ids, 0)
+        target_mask = ops.not_equal(ids, PAD_ID)
         x = self.dropout_layer(self.embedding(ids), training=training)
         for i, layer in enumerate(self.rnn_layers):
             x, *_ = layer(x, initial_state=list(initial_state[i]), mask=target_mask,
@@ -348,19 +335,18 @@ class AttentionDecoder(keras.layers.Layer):
         return (logits, weights) if return_attention else logits
 
     def run_loop(self, decoder_input_ids, memory, memory_mask=None, initial_state=None,
-                 training=None, use_truth=None, feedback="argmax", seed=None,
-                 return_attention=False):
+                 training=None, next_tokens=None, return_attention=False):
         """Step-by-step decoder over a target sequence (input feeding, scheduled sampling).
 
         Args:
             decoder_input_ids: int `(batch_size, T)`, `[START] y_1 … y_{T-1}`.
             memory, memory_mask, initial_state, training: as in `call`.
-            use_truth: optional bool `(batch_size, T)`: where True, step t is fed
-                the ground-truth token `decoder_input_ids[:, t]`; where False, the
-                model's prediction from step t-1. Step 0 always gets `[START]`.
-                None means teacher forcing everywhere (no per-step projection).
-            feedback: "argmax" or "sample": how a fed-back prediction is picked.
-            seed: int32 `(2,)` key of the stateless draws of `feedback="sample"`.
+            next_tokens: optional `(t, attentional) -> int (batch_size,)`: the
+                tokens fed at step t+1, given step t's attentional vectors
+                `(batch_size, A)` (`keras_seq2seq.models.scheduled_sampling` mixes
+                ground truth and predictions this way). None feeds the ground truth
+                `decoder_input_ids[:, t + 1]` (teacher forcing, no per-step
+                projection). Step 0 is always fed `decoder_input_ids[:, 0]`.
             return_attention: also return the weights `(batch_size, T, Ts)`.
 
         Returns:
@@ -377,49 +363,26 @@ class AttentionDecoder(keras.layers.Layer):
         if initial_state is None:
             initial_state = self.zero_state(batch_size)
         keys = self.attention.precompute(memory)
-        truth_time_major = tf.transpose(ids, [1, 0])
-        scheduled = use_truth is not None
-        if scheduled:
-            use_truth_time_major = tf.transpose(tf.cast(use_truth, tf.bool), [1, 0])
-            # One extra "truth" row: after the last step no prediction is fed.
-            use_truth_time_major = tf.concat(
-                [use_truth_time_major, tf.ones([1, batch_size], tf.bool)], axis=0)
-        else:
+        if next_tokens is None:
             embedded_time_major = tf.transpose(self.embed(ids), [1, 0, 2])
 
-        def body(t, rnn_states, attentional, previous, outputs_ta, weights_ta):
-            if scheduled:
-                truth = truth_time_major[t]
-                take_truth = tf.logical_or(use_truth_time_major[t], tf.equal(t, 0))
-                tokens = tf.where(take_truth, truth, previous)
-                embedded = self.embed(tokens)
-            else:
-                embedded = embedded_time_major[t]
-            attentional, rnn_states, weights = self._hidden_step(
+        def body(t, rnn_states, attentional, tokens, outputs_ta, weights_ta):
+            embedded = (embedded_time_major[t] if next_tokens is None
+                        else self.embed(tokens))
+            attentional, rnn_states, weights = self.hidden_step(
                 embedded, rnn_states, attentional, memory, keys, memory_mask,
                 training=training, positions=tf.fill([batch_size], t))
-            if scheduled:
-                # Project only the rows whose next input is the model's prediction
-                # (about 1 - ratio of them): the projection is most of a step's FLOPs.
-                rows = tf.where(tf.logical_not(use_truth_time_major[t + 1]))[:, 0]
-                step_logits = self.project(tf.stop_gradient(tf.gather(attentional, rows)))
-                if feedback == "sample":
-                    key = tf.random.experimental.stateless_fold_in(seed, t)
-                    predicted = tf.cast(tf.random.stateless_categorical(
-                        step_logits, 1, seed=key)[:, 0], tf.int32)
-                else:
-                    predicted = tf.argmax(step_logits, axis=-1, output_type=tf.int32)
-                previous = tf.tensor_scatter_nd_update(
-                    tf.zeros_like(previous), rows[:, None], predicted)
+            if next_tokens is not None:
+                tokens = next_tokens(t, attentional)
             outputs_ta = outputs_ta.write(t, attentional)
             weights_ta = weights_ta.write(t, tf.cast(weights, tf.float32))
-            return t + 1, rnn_states, attentional, previous, outputs_ta, weights_ta
+            return t + 1, rnn_states, attentional, tokens, outputs_ta, weights_ta
 
         loop_vars = (
             tf.constant(0),
             [list(s) for s in initial_state],
             tf.zeros([batch_size, self.attentional_dim], self.compute_dtype),
-            truth_time_major[0],
+            ids[:, 0] if next_tokens is not None else tf.zeros([batch_size], tf.int32),
             tf.TensorArray(self.compute_dtype, size=length),
             tf.TensorArray(tf.float32, size=length),
         )
@@ -449,5 +412,4 @@ class AttentionDecoder(keras.layers.Layer):
             "input_feeding": self.input_feeding,
             "dropout": self.dropout,
             "tie_embeddings": self.tie_embeddings,
-            "start_id": self.start_id,
         }

@@ -9,13 +9,8 @@ from keras import ops
 
 from keras_seq2seq._backend import require_tensorflow
 from keras_seq2seq._serialization import register
-from keras_seq2seq.layers.decoder import (
-    CELL_TYPES,
-    check_choice,
-    check_positive_int,
-    check_rate,
-    make_rnn,
-)
+from keras_seq2seq.checks import check_choice, check_positive_int, check_rate
+from keras_seq2seq.layers.rnn import CELL_TYPES, make_rnn
 
 require_tensorflow(__name__)
 

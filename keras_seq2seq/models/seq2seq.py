@@ -32,36 +32,29 @@ What the logs hold (Keras's aggregation of per-batch values):
   last batch; the progress bar shows its running mean.
 """
 
+import inspect
+
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_seq2seq import schedules
+from keras_seq2seq import _keras_internals, schedules
 from keras_seq2seq._backend import require_tensorflow
 from keras_seq2seq._serialization import register
-from keras_seq2seq.decoding import get_decoder
-from keras_seq2seq.layers.decoder import (
-    AttentionDecoder,
-    check_choice,
-    check_positive_int,
-    check_rate,
-)
+from keras_seq2seq.checks import check_choice, check_positive_int, check_rate
+from keras_seq2seq.constants import PAD_ID
+from keras_seq2seq.layers.decoder import AttentionDecoder
+from keras_seq2seq.models import losses, scheduled_sampling
 from keras_seq2seq.models.encoder import Seq2SeqEncoder
+from keras_seq2seq.models.inference import InferenceMixin
+from keras_seq2seq.models.scheduled_sampling import FEEDBACKS, GRANULARITIES, MODES
 
 require_tensorflow(__name__)
 
-PAD_ID, UNK_ID, START_ID, END_ID = 0, 1, 2, 3
-# `generate` keeps one traced function per decoding option set; the least recently
-# used is dropped beyond this many (a server varying seeds or widths stays bounded).
-GENERATE_CACHE_SIZE = 16
-GRANULARITIES = ("batch", "token")
-FEEDBACKS = ("argmax", "sample")
-MODES = ("sequential", "parallel")
 
 
 @register
-class Seq2Seq(keras.Model):
+class Seq2Seq(InferenceMixin, keras.Model):
     """Attention-based RNN encoder-decoder (Luong et al. 2015) with scheduled sampling.
 
     Args:
@@ -141,7 +134,7 @@ class Seq2Seq(keras.Model):
         check_positive_int("max_decode_length", max_decode_length)
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"Expected an int for `seed`. Received: seed={seed!r}")
-        schedule = schedules.get(teacher_forcing)
+        teacher_forcing = schedules.get(teacher_forcing)
         source_tokenizer = _check_tokenizer(
             "source_tokenizer", source_tokenizer, source_vocabulary_size)
         target_tokenizer = _check_tokenizer(
@@ -182,33 +175,9 @@ class Seq2Seq(keras.Model):
         # --- settings and state (after the functional init)
         self.encoder = encoder
         self.decoder = decoder
-        self.source_vocabulary_size = source_vocabulary_size
-        self.target_vocabulary_size = target_vocabulary_size
-        self.embedding_dim = embedding_dim
-        self.units = units
-        self.encoder_units = encoder_units
-        self.num_layers = num_layers
-        self.cell_type = cell_type
-        self.bidirectional = bidirectional
-        self.attention = attention
-        self.attention_units = attention_units
-        self.attention_depth = attention_depth
-        self.attention_scale = attention_scale
-        self.local_attention = local_attention
-        self.attention_window = attention_window
-        self.input_feeding = input_feeding
-        self.dropout = dropout
-        self.tie_embeddings = tie_embeddings
-        self.label_smoothing = label_smoothing
-        self.teacher_forcing = schedule
-        self.teacher_forcing_granularity = teacher_forcing_granularity
-        self.teacher_forcing_feedback = teacher_forcing_feedback
-        self.teacher_forcing_mode = teacher_forcing_mode
-        self.parallel_passes = parallel_passes
-        self.seed = seed
-        self.max_decode_length = max_decode_length
-        self.source_tokenizer = source_tokenizer
-        self.target_tokenizer = target_tokenizer
+        arguments = locals()
+        for setting in SETTINGS:  # the (checked) constructor arguments
+            setattr(self, setting, arguments[setting])
         # Set by callbacks.TeacherForcingSwitch: -1 means "not switched"; otherwise
         # the ratio is capped at this value. A weight, so it is saved with the model.
         self.teacher_forcing_cap = self.add_weight(
@@ -230,9 +199,8 @@ class Seq2Seq(keras.Model):
         """
         if step is None:
             step = self.optimizer.iterations if self.optimizer is not None else 0
-        ratio = self.teacher_forcing(step)
-        cap = tf.cast(self.teacher_forcing_cap, tf.float32)
-        return tf.where(cap >= 0.0, tf.minimum(ratio, cap), ratio)
+        return scheduled_sampling.capped_ratio(self.teacher_forcing, step,
+                                               self.teacher_forcing_cap)
 
     @property
     def switch_fired(self):
@@ -265,10 +233,6 @@ class Seq2Seq(keras.Model):
             self.jit_compile = False
         self.train_function = None
 
-    def _step_key(self, step, salt):
-        return tf.stack([tf.cast(self.seed, tf.int32) + salt,
-                         tf.cast(step, tf.int32)])
-
     # ------------------------------------------------------------------ forward paths
     def _unpack_inputs(self, x):
         if isinstance(x, dict):
@@ -280,7 +244,19 @@ class Seq2Seq(keras.Model):
                 "call model.generate(source_ids) or model.predict(source_ids).")
         return x[0], x[1]
 
-    def _encode(self, source_ids, training=None):
+    def encode_source(self, source_ids, training=None):
+        """The encoder's outputs for the decoder.
+
+        Args:
+            source_ids: int `(batch_size, Ts)`, padded with 0.
+            training: Python bool or None.
+
+        Returns:
+            `(memory, memory_mask, states)`: `(batch_size, Ts, memory_dim)` encoder
+            outputs, bool `(batch_size, Ts)` True at real tokens, and the decoder's
+            initial RNN states (a list over layers of lists of `(batch_size,
+            units)`).
+        """
         source_ids = tf.cast(source_ids, tf.int32)
         memory, states = self.encoder(source_ids, training=training)
         return memory, tf.not_equal(source_ids, PAD_ID), states
@@ -299,87 +275,23 @@ class Seq2Seq(keras.Model):
         Returns:
             float32 logits `(batch_size, T, target_vocabulary_size)`.
         """
-        memory, mask, states = self._encode(source_ids, training)
-        decoder_input_ids = tf.cast(decoder_input_ids, tf.int32)
-
-        def teacher_forced():
-            return self.decoder(decoder_input_ids, memory, memory_mask=mask,
-                                initial_state=states, training=training)
-
-        def with_truth(use_truth):
-            if self.teacher_forcing_mode == "parallel":
-                return self._parallel_forward(decoder_input_ids, memory, mask, states,
-                                              use_truth, step, training)
-            return self.decoder.run_loop(
-                decoder_input_ids, memory, mask, states, training=training,
-                use_truth=use_truth, feedback=self.teacher_forcing_feedback,
-                seed=self._step_key(step, 2))
-
-        # XLA (compile(jit_compile=True)) cannot compile the Keras RNN layer's
-        # while loop inside a tf.cond branch; there the loop (or the parallel
-        # passes) always runs, on all-true coins where the fast path would have.
-        xla = bool(getattr(self, "jit_compile", False))
-        if self.teacher_forcing_granularity == "batch":
-            coin = tf.random.stateless_uniform([], seed=self._step_key(step, 0))
-            if xla:
-                return with_truth(tf.fill(tf.shape(decoder_input_ids), coin < ratio))
-            free = tf.zeros(tf.shape(decoder_input_ids), tf.bool)
-            return tf.cond(coin < ratio, teacher_forced, lambda: with_truth(free))
-        coins = tf.random.stateless_uniform(
-            tf.shape(decoder_input_ids), seed=self._step_key(step, 1))
-        if xla:
-            return with_truth(coins < ratio)
-        return tf.cond(ratio >= 1.0, teacher_forced, lambda: with_truth(coins < ratio))
-
-    def _parallel_forward(self, decoder_input_ids, memory, mask, states, use_truth,
-                          step, training):
-        """Parallel scheduled sampling (Duckworth et al. 2019).
-
-        Each pass runs the teacher-forced decoder on the current inputs without
-        gradient, takes its predictions (argmax or a sample), shifts them one step
-        right (the prediction made at step t-1 is the input of step t) and puts them
-        where the coins say "model"; the final pass, with gradient, trains on those
-        mixed inputs through the fast teacher-forced path.
-        """
-        use_truth = tf.logical_or(use_truth, tf.equal(
-            tf.range(tf.shape(decoder_input_ids)[1])[None, :], 0))
-        inputs = decoder_input_ids
-        for index in range(self.parallel_passes):
-            logits = tf.stop_gradient(self.decoder(
-                inputs, tf.stop_gradient(memory), memory_mask=mask,
-                initial_state=tf.nest.map_structure(tf.stop_gradient, states),
-                training=training))
-            if self.teacher_forcing_feedback == "sample":
-                key = tf.random.experimental.stateless_fold_in(
-                    self._step_key(step, 3), index)
-                flat = tf.reshape(logits, [-1, tf.shape(logits)[-1]])
-                predicted = tf.reshape(
-                    tf.cast(tf.random.stateless_categorical(flat, 1, seed=key), tf.int32),
-                    tf.shape(decoder_input_ids))
-            else:
-                predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
-            shifted = tf.concat([decoder_input_ids[:, :1], predicted[:, :-1]], axis=1)
-            inputs = tf.where(use_truth, decoder_input_ids, shifted)
-        return self.decoder(inputs, memory, memory_mask=mask, initial_state=states,
-                            training=training)
+        memory, mask, states = self.encode_source(source_ids, training)
+        return scheduled_sampling.scheduled_logits(
+            self.decoder, decoder_input_ids, memory, mask, states, ratio, step,
+            seed=self.seed, granularity=self.teacher_forcing_granularity,
+            feedback=self.teacher_forcing_feedback, mode=self.teacher_forcing_mode,
+            passes=self.parallel_passes, training=training,
+            xla=bool(getattr(self, "jit_compile", False)))
 
     def free_running_logits(self, source_ids, decoder_input_ids, training=False):
         """Logits when every step is fed the model's own argmax (ratio 0)."""
-        memory, mask, states = self._encode(source_ids, training)
+        memory, mask, states = self.encode_source(source_ids, training)
         ids = tf.cast(decoder_input_ids, tf.int32)
-        return self.decoder.run_loop(ids, memory, mask, states, training=training,
-                                     use_truth=tf.zeros(tf.shape(ids), tf.bool))
+        return scheduled_sampling.sequential_logits(
+            self.decoder, ids, memory, mask, states,
+            use_truth=tf.zeros(tf.shape(ids), tf.bool), training=training)
 
     # ------------------------------------------------------------------ loss, metrics
-    def _token_weights(self, y, sample_weight=None):
-        weights = tf.cast(tf.not_equal(tf.cast(y, tf.int32), PAD_ID), tf.float32)
-        if sample_weight is not None:
-            sample_weight = tf.cast(sample_weight, tf.float32)
-            if sample_weight.shape.rank == 1:
-                sample_weight = sample_weight[:, None]
-            weights = weights * sample_weight
-        return weights
-
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
                      training=True):
         """Masked cross-entropy normalised by the non-pad target token count.
@@ -395,34 +307,11 @@ class Seq2Seq(keras.Model):
         """
         if self._compile_loss is not None:
             return super().compute_loss(x, y, y_pred,
-                                        self._token_weights(y, sample_weight),
+                                        losses.token_weights(y, sample_weight),
                                         training=training)
-        y = tf.cast(y, tf.int32)
-        weights = self._token_weights(y, sample_weight)
-        logits = tf.cast(y_pred, tf.float32)
-        if self.label_smoothing:
-            labels = tf.one_hot(y, tf.shape(logits)[-1], dtype=tf.float32)
-            losses = tf.nn.softmax_cross_entropy_with_logits(
-                labels * (1.0 - self.label_smoothing)
-                + self.label_smoothing / tf.cast(tf.shape(logits)[-1], tf.float32),
-                logits)
-        else:
-            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)
-        total = tf.reduce_sum(losses * weights)
-        count = tf.reduce_sum(weights)
-        replicas = 1
-        replica = tf.distribute.get_replica_context()
-        if replica is not None and replica.num_replicas_in_sync > 1:
-            replicas = replica.num_replicas_in_sync
-            count = replica.all_reduce(tf.distribute.ReduceOp.SUM, count)
-            # Keras multiplies the reported loss by the replica count (see
-            # unscale_loss_for_distribution); the gradients are summed.
-        loss = tf.math.divide_no_nan(total, count)
-        for extra in self.losses:
-            # Every replica computes the whole regularisation loss; the gradients
-            # are summed over replicas, so each adds its 1/N share.
-            loss += tf.cast(tf.reduce_sum(extra), tf.float32) / replicas
-        return loss
+        return losses.masked_cross_entropy(
+            y, y_pred, losses.token_weights(y, sample_weight), self.label_smoothing,
+            self.losses)
 
     def compile(self, optimizer="rmsprop", loss=None, *args, jit_compile="auto",
                 **kwargs):
@@ -468,8 +357,8 @@ class Seq2Seq(keras.Model):
             self.optimizer.build(self.trainable_variables)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        weights = self._token_weights(y, sample_weight)
-        self.token_accuracy.update_state(_hits(y, y_pred), sample_weight=weights)
+        weights = losses.token_weights(y, sample_weight)
+        self.token_accuracy.update_state(losses.token_hits(y, y_pred), sample_weight=weights)
         if self._compile_metrics is not None:
             self._compile_metrics.update_state(y, y_pred, weights)
         return self.get_metrics_result()
@@ -507,7 +396,6 @@ class Seq2Seq(keras.Model):
         is Keras's own `fit`.
         """
         from keras_seq2seq.callbacks import EpochShuffle
-        from keras_seq2seq.text.pipelines import shuffle_epoch_variable
 
         args = list(args)
         if len(args) > 3:  # batch_size, epochs, verbose, callbacks, ...
@@ -516,7 +404,7 @@ class Seq2Seq(keras.Model):
             callbacks = args[3]
             args[3] = None
         callbacks = list(callbacks or [])
-        if shuffle_epoch_variable(x) is not None and not any(
+        if EpochShuffle.applies_to(x) and not any(
                 isinstance(c, EpochShuffle) for c in callbacks):
             callbacks.append(EpochShuffle(x))
         if isinstance(x, tf.data.Dataset):
@@ -553,7 +441,8 @@ class Seq2Seq(keras.Model):
             loss = self._compute_loss(x=x, y=y, y_pred=y_pred,
                                       sample_weight=sample_weight, training=True)
             self._loss_tracker.update_state(
-                _unscale_for_distribution(loss), sample_weight=tf.shape(source_ids)[0])
+                _keras_internals.unscale_for_distribution(loss),
+                sample_weight=tf.shape(source_ids)[0])
             scaled_loss = self.optimizer.scale_loss(loss)
         variables = self.trainable_variables
         gradients = tape.gradient(scaled_loss, variables)
@@ -561,7 +450,7 @@ class Seq2Seq(keras.Model):
         logs = self.compute_metrics(x, y, y_pred, sample_weight)
         logs = {k: v for k, v in logs.items() if k != "free_running_accuracy"}
         logs["teacher_forcing_ratio"] = ratio
-        return _for_multi_worker(self.distribute_strategy, logs)
+        return _keras_internals.for_multi_worker(self.distribute_strategy, logs)
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -569,13 +458,13 @@ class Seq2Seq(keras.Model):
         y_pred = self((source_ids, decoder_input_ids), training=False)
         loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
                                   training=False)
-        self._loss_tracker.update_state(_unscale_for_distribution(loss),
+        self._loss_tracker.update_state(_keras_internals.unscale_for_distribution(loss),
                                         sample_weight=tf.shape(source_ids)[0])
         free = self.free_running_logits(source_ids, decoder_input_ids)
         self.free_running_accuracy.update_state(
-            _free_running_hits(y, free),
-            sample_weight=self._token_weights(y, sample_weight))
-        return _for_multi_worker(self.distribute_strategy,
+            losses.free_running_hits(y, free),
+            sample_weight=losses.token_weights(y, sample_weight))
+        return _keras_internals.for_multi_worker(self.distribute_strategy,
                                  self.compute_metrics(x, y, y_pred, sample_weight))
 
     def predict_step(self, data):
@@ -583,309 +472,26 @@ class Seq2Seq(keras.Model):
         if isinstance(x, (list, tuple, dict)):
             source_ids, decoder_input_ids = self._unpack_inputs(x)
             return self((source_ids, decoder_input_ids), training=False)
-        result = self._generate(tf.cast(x, tf.int32), self.max_decode_length)
+        result = self.search(tf.cast(x, tf.int32), self.max_decode_length)
         return {"ids": result.ids, "lengths": result.lengths, "scores": result.scores}
-
-    # ------------------------------------------------------------------ inference
-    def encode(self, source_ids):
-        """Encodes source ids into the decoder's initial step state.
-
-        Args:
-            source_ids: int `(batch_size, Ts)`, padded with 0.
-
-        Returns:
-            The state dict of `AttentionDecoder.initial_step_state`, ready for
-            `model.decoder.step(token_ids, state)`.
-        """
-        source_ids = _check_ids("source_ids", source_ids, self.source_vocabulary_size)
-        memory, mask, states = self._encode(source_ids, training=False)
-        return self.decoder.initial_step_state(memory, mask, states)
-
-    def _generate(self, source_ids, max_length, method="greedy", options=()):
-        options = dict(options)
-        memory, mask, states = self._encode(source_ids, training=False)
-        state = self.decoder.initial_step_state(memory, mask, states)
-        batch_size = tf.shape(source_ids)[0]
-        ratio = options.pop("max_length_ratio", None)
-        offset = options.pop("max_length_offset", 0)
-        max_lengths = None
-        if ratio is not None:
-            lengths = tf.reduce_sum(tf.cast(mask, tf.float32), axis=1)
-            max_lengths = tf.cast(tf.math.ceil(ratio * lengths), tf.int32) + offset
-        decoder = get_decoder(method)
-        if method == "beam":
-            options.setdefault("source_mask", mask)
-        return decoder(self.decoder.step, state, batch_size, start_id=START_ID,
-                       end_id=END_ID, max_length=max_length, max_lengths=max_lengths,
-                       **options)
-
-    def generate(self, source_ids, max_length=None, method="greedy", **options):
-        """Translates source ids (free running, from `[START]` to `[END]`).
-
-        Args:
-            source_ids: int `(batch_size, Ts)`, padded with 0.
-            max_length: output buffer size. Defaults to `max_decode_length`.
-            method: "greedy", "beam" or "sample" (`keras_seq2seq.decoding`).
-            **options: options of the decoder: `beam_width`, `length_penalty`,
-                `coverage_penalty`, `num_return` (beam); `temperature`, `top_k`,
-                `top_p`, `seed` (sample); `min_length` (all); and
-                `max_length_ratio` a / `max_length_offset` b for per-sentence caps
-                a·|source| + b.
-
-        Returns:
-            For greedy and sampling a `keras_seq2seq.decoding.DecodeResult`:
-            `ids (batch_size, max_length)` with `[END]` kept and 0 after it,
-            `lengths`, `scores`, `attention (batch_size, max_length, Ts)`. For beam
-            search a `BeamSearchResult` with a hypothesis axis after the batch.
-        """
-        source_ids = _check_ids("source_ids", source_ids, self.source_vocabulary_size)
-        max_length = self.max_decode_length if max_length is None else max_length
-        check_positive_int("max_length", max_length)
-        get_decoder(method)
-        frozen = tuple(sorted(options.items()))
-        # A string key: SavedModel tracking only walks dicts with string keys.
-        key = f"{method}:{frozen!r}"
-        function = self._generate_functions.pop(key, None)
-        if function is None:
-            function = tf.function(
-                lambda ids, length: self._generate(ids, length, method, frozen),
-                input_signature=[tf.TensorSpec([None, None], tf.int32),
-                                 tf.TensorSpec([], tf.int32)])
-            while len(self._generate_functions) >= GENERATE_CACHE_SIZE:
-                self._generate_functions.pop(next(iter(self._generate_functions)))
-        self._generate_functions[key] = function  # the most recently used last
-        return function(source_ids, tf.constant(max_length, tf.int32))
-
-    def translate(self, texts, max_length=None, method="greedy", replace_unknown=False,
-                  batch_size=None, verbose=0, **options):
-        """Translates strings with the model's tokenizers.
-
-        Args:
-            texts: a str or a list of str (UTF-8 bytes are accepted too).
-            max_length: output cap in tokens. Defaults to `max_decode_length`.
-            method: "greedy", "beam" or "sample"; beam search returns its best
-                hypothesis.
-            replace_unknown: replace each `[UNK]` of the output with the source
-                token its attention weights point to most at that step (Luong et
-                al. 2015's rare-word trick; subword markers are stripped). Defaults
-                to False.
-            batch_size: translate `batch_size` sentences at a time (bounded memory
-                for long lists). Defaults to None: all at once.
-            verbose: 1 shows a Keras progress bar over the sentences (with
-                `batch_size`, it moves after each batch). Defaults to 0.
-            **options: decoder options, as in `generate`.
-
-        Returns:
-            A list of translated strings (one str when `texts` is a str). Empty or
-            whitespace-only inputs give empty strings.
-        """
-        def strings(batch):
-            outputs = [""] * len(batch)
-            keep = [i for i, text in enumerate(batch) if text.strip()]
-            if keep:
-                ids = self._tokenize_sources([batch[i] for i in keep])
-                result = self.generate(ids, max_length=max_length, method=method,
-                                       **options)
-                output_ids = result.ids[:, 0] if method == "beam" else result.ids
-                if replace_unknown:
-                    attention = (result.attention[:, 0] if method == "beam"
-                                 else result.attention)
-                    decoded = self._replace_unknown(ids, output_ids, attention)
-                else:
-                    decoded = [t.decode("utf-8") for t in
-                               self.target_tokenizer.detokenize(output_ids).numpy()]
-                for i, text in zip(keep, decoded):
-                    outputs[i] = text
-            return outputs
-
-        return self._over_texts("translate", texts, strings, batch_size, verbose)
-
-    def translate_full(self, texts, max_length=None, method="greedy", batch_size=None,
-                       verbose=0, **options):
-        """Translates strings and returns tokens, scores and attention weights too.
-
-        The in-memory counterpart of an export's `translate` endpoint
-        (`keras_seq2seq.export.Translator.translate_full`).
-
-        Args:
-            texts: a str or a list of str (UTF-8 bytes are accepted too).
-            max_length: output cap in tokens. Defaults to `max_decode_length`.
-            method: "greedy", "beam" (its best hypothesis) or "sample".
-            batch_size: translate `batch_size` sentences at a time. Defaults to None:
-                all at once.
-            verbose: 1 shows a Keras progress bar over the sentences. Defaults to 0.
-            **options: decoder options, as in `generate`.
-
-        Returns:
-            A list of `keras_seq2seq.models.translation.Translation` (`text`,
-            `tokens`, `source_tokens`, `score`, `attention` of shape
-            `(len(tokens), len(source_tokens))`); one when `texts` is a str. An
-            empty or whitespace-only input gives an empty `Translation` (score 0).
-        """
-        from keras_seq2seq.models.translation import (
-            Translation,
-            translations_from_result,
-        )
-
-        def details(batch):
-            outputs = [Translation("", [], [], 0.0, np.zeros((0, 0), "float32"))
-                       for _ in batch]
-            keep = [i for i, text in enumerate(batch) if text.strip()]
-            if keep:
-                ids = self._tokenize_sources([batch[i] for i in keep])
-                result = self.generate(ids, max_length=max_length, method=method,
-                                       **options)
-                found = translations_from_result(
-                    ids.numpy(), result, method == "beam", self.source_tokenizer,
-                    self.target_tokenizer)
-                for i, translation in zip(keep, found):
-                    outputs[i] = translation
-            return outputs
-
-        return self._over_texts("translate_full", texts, details, batch_size, verbose)
-
-    def _tokenize_sources(self, texts):
-        ids = self.source_tokenizer.tokenize(tf.constant(texts))
-        return ids.to_tensor() if isinstance(ids, tf.RaggedTensor) else ids
-
-    def _over_texts(self, caller, texts, translate_batch, batch_size, verbose):
-        """Runs `translate_batch(list of str) -> list` over `texts` in batches."""
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
-                batch_size, (int, np.integer)) or batch_size < 1):
-            raise ValueError(f"`batch_size` must be a positive int or None. Received: "
-                             f"batch_size={batch_size!r}")
-        if self.source_tokenizer is None or self.target_tokenizer is None:
-            raise ValueError(
-                f"{caller}() needs the model's source_tokenizer and target_tokenizer. "
-                "Pass them to Seq2Seq(...), or tokenize yourself and call "
-                "model.generate(source_ids).")
-        single = isinstance(texts, (str, bytes))
-        batch = [_as_text(text, i) for i, text in enumerate([texts] if single else texts)]
-        size = batch_size or max(1, len(batch))
-        progress = keras.utils.Progbar(len(batch), unit_name="sentence",
-                                       verbose=1 if verbose else 0)
-        outputs = []
-        for start in range(0, len(batch), size):
-            chunk = batch[start:start + size]
-            outputs.extend(translate_batch(chunk))
-            progress.add(len(chunk))
-        return outputs[0] if single else outputs
-
-    def _replace_unknown(self, source_ids, output_ids, attention):
-        """Detokenizes with each `[UNK]` replaced by its most attended source token."""
-        from keras_seq2seq.text import CharacterTokenizer
-
-        separator = "" if isinstance(self.target_tokenizer, CharacterTokenizer) else " "
-        source_tokens = self.source_tokenizer.id_to_token(source_ids).numpy()
-        source_ids, output_ids = source_ids.numpy(), output_ids.numpy()
-        attention = attention.numpy()
-        texts = []
-        for row, ids in enumerate(output_ids):
-            parts, segment = [], []
-            for t, token in enumerate(ids):
-                if token in (END_ID, PAD_ID):
-                    break
-                if token != UNK_ID:
-                    segment.append(token)
-                    continue
-                if segment:
-                    parts.append(self.target_tokenizer.detokenize(
-                        tf.constant([segment], tf.int32)).numpy()[0].decode("utf-8"))
-                    segment = []
-                position = int(np.argmax(attention[row, t, :source_ids.shape[1]]))
-                word = source_tokens[row, position].decode("utf-8")
-                parts.append(word.replace("\u2581", "").replace("##", "").strip())
-            if segment:
-                parts.append(self.target_tokenizer.detokenize(
-                    tf.constant([segment], tf.int32)).numpy()[0].decode("utf-8"))
-            texts.append(separator.join(part for part in parts if part))
-        return texts
 
     # ------------------------------------------------------------------ config
     def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "source_vocabulary_size": self.source_vocabulary_size,
-            "target_vocabulary_size": self.target_vocabulary_size,
-            "embedding_dim": self.embedding_dim,
-            "units": self.units,
-            "encoder_units": self.encoder_units,
-            "num_layers": self.num_layers,
-            "cell_type": self.cell_type,
-            "bidirectional": self.bidirectional,
-            "attention": self.attention,
-            "attention_units": self.attention_units,
-            "attention_depth": self.attention_depth,
-            "attention_scale": self.attention_scale,
-            "local_attention": self.local_attention,
-            "attention_window": self.attention_window,
-            "input_feeding": self.input_feeding,
-            "dropout": self.dropout,
-            "tie_embeddings": self.tie_embeddings,
-            "label_smoothing": self.label_smoothing,
-            "teacher_forcing": schedules.serialize(self.teacher_forcing),
-            "teacher_forcing_granularity": self.teacher_forcing_granularity,
-            "teacher_forcing_feedback": self.teacher_forcing_feedback,
-            "teacher_forcing_mode": self.teacher_forcing_mode,
-            "parallel_passes": self.parallel_passes,
-            "seed": self.seed,
-            "max_decode_length": self.max_decode_length,
-            "source_tokenizer": _serialize_optional(self.source_tokenizer),
-            "target_tokenizer": _serialize_optional(self.target_tokenizer),
-        }
+        config = {"name": self.name, "trainable": self.trainable}
+        config.update({setting: getattr(self, setting) for setting in SETTINGS})
+        config.update(teacher_forcing=schedules.serialize(self.teacher_forcing),
+                      source_tokenizer=_serialize_optional(self.source_tokenizer),
+                      target_tokenizer=_serialize_optional(self.target_tokenizer))
+        return config
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
 
 
-def _for_multi_worker(strategy, logs):
-    """Logs as shape-(1,) tensors under a multi-worker strategy.
-
-    Keras 3 reduces per-replica logs of multi-worker strategies with
-    `strategy.reduce("MEAN", value, axis=0)`, which fails on scalars; a 1-vector
-    reduces to the mean over workers (and History/the progress bar read it as a
-    number).
-    """
-    extended = getattr(strategy, "extended", None)
-    if extended is None or not getattr(extended, "_in_multi_worker_mode", lambda: False)():
-        return logs
-    return {k: tf.reshape(tf.cast(v, tf.float32), [1]) for k, v in logs.items()}
-
-
-def _hits(y, logits):
-    """float32 1.0 where the argmax of `logits` equals the label `y`, else 0.0."""
-    predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
-    return tf.cast(tf.equal(predicted, tf.cast(y, tf.int32)), tf.float32)
-
-
-def _free_running_hits(y, logits):
-    """`_hits` as inference scores them: after the first predicted `[END]` (which
-    inference keeps, then pads), every position is a miss."""
-    predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
-    ended = tf.cumsum(tf.cast(tf.equal(predicted, END_ID), tf.int32), axis=1,
-                      exclusive=True) > 0
-    hits = tf.logical_and(tf.equal(predicted, tf.cast(y, tf.int32)),
-                          tf.logical_not(ended))
-    return tf.cast(hits, tf.float32)
-
-
-def _as_text(text, index):
-    """A str from a str or UTF-8 bytes; anything else is a clear error."""
-    if isinstance(text, str):
-        return text
-    if isinstance(text, bytes):
-        try:
-            return text.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise ValueError(
-                f"texts[{index}] is not valid UTF-8 ({error.reason} at byte "
-                f"{error.start}). Decode it with the right encoding first, or pass "
-                "str.") from None
-    raise ValueError(
-        f"texts[{index}] must be a str (or UTF-8 bytes). Received: "
-        f"{type(text).__name__}")
+# The constructor's settings: attributes of the same name, and `get_config()`'s keys.
+SETTINGS = tuple(name for name in inspect.signature(Seq2Seq.__init__).parameters
+                 if name not in ("self", "name", "kwargs"))
 
 
 def _serialize_optional(obj):
@@ -917,29 +523,3 @@ def _tokenizer_size(tokenizer):
         return int(tokenizer.vocabulary_size)
     except (ValueError, RuntimeError, TypeError, AttributeError):
         return None  # no vocabulary yet: it arrives with load_assets
-
-
-def _unscale_for_distribution(loss):
-    replica = tf.distribute.get_replica_context()
-    if replica is not None and replica.num_replicas_in_sync > 1:
-        return loss * replica.num_replicas_in_sync
-    return loss
-
-
-def _check_ids(name, ids, vocabulary_size):
-    """Converts to int32 and checks rank 2; eager values are range-checked."""
-    ids = tf.convert_to_tensor(ids)
-    if not ids.dtype.is_integer:
-        raise ValueError(f"`{name}` must hold integer token ids. Received dtype={ids.dtype.name}")
-    if ids.shape.rank != 2:
-        raise ValueError(
-            f"`{name}` must have shape (batch_size, length). Received: "
-            f"{name}.shape={tuple(ids.shape)}")
-    ids = tf.cast(ids, tf.int32)
-    if tf.executing_eagerly() and tf.size(ids) > 0:
-        low, high = int(tf.reduce_min(ids)), int(tf.reduce_max(ids))
-        if low < 0 or high >= vocabulary_size:
-            raise ValueError(
-                f"`{name}` holds ids outside [0, {vocabulary_size}) (the vocabulary "
-                f"size): min={low}, max={high}.")
-    return ids

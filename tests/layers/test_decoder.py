@@ -5,6 +5,8 @@ import pytest
 import tensorflow as tf
 
 from keras_seq2seq.layers import AttentionDecoder
+from keras_seq2seq.models import scheduled_sampling
+from tests.helpers import run_serialization_test
 
 CONFIGS = [
     dict(cell_type="lstm", attention="general"),
@@ -52,14 +54,16 @@ def test_step_by_step_logits_equal_teacher_forced_logits(config):
 def test_run_loop_feeds_back_predictions_where_truth_is_not_used():
     ids, memory, mask = _decoder_inputs()
     decoder = AttentionDecoder(20, embedding_dim=8, units=16)
-    free = decoder.run_loop(ids, memory, mask, use_truth=np.zeros(ids.shape, bool))
+    free = scheduled_sampling.sequential_logits(decoder, ids, memory, mask, None,
+                                                use_truth=np.zeros(ids.shape, bool))
     state = decoder.initial_step_state(memory, mask)
     token = ids[:, 0]
     for t in range(ids.shape[1]):
         logits, state, _ = decoder.step(token, state)
         np.testing.assert_allclose(logits, free[:, t], atol=1e-5)
         token = tf.argmax(logits, -1, output_type=tf.int32)
-    forced = decoder.run_loop(ids, memory, mask, use_truth=np.ones(ids.shape, bool))
+    forced = scheduled_sampling.sequential_logits(decoder, ids, memory, mask, None,
+                                                  use_truth=np.ones(ids.shape, bool))
     np.testing.assert_allclose(forced, decoder(ids, memory, memory_mask=mask), atol=1e-5)
 
 
@@ -86,5 +90,4 @@ def test_bad_settings_name_the_argument(bad, name):
 def test_config_round_trip():
     decoder = AttentionDecoder(20, embedding_dim=8, units=16, attention="concat",
                                attention_depth=2, input_feeding=True)
-    config = decoder.get_config()
-    assert AttentionDecoder.from_config(config).get_config() == config
+    run_serialization_test(decoder)

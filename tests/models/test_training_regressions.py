@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 import keras_seq2seq as ks
-from keras_seq2seq.models import seq2seq as seq2seq_module
+from keras_seq2seq.models import inference
 from tests.conftest import reverse_task
 
 SMALL = dict(embedding_dim=8, units=16)
@@ -148,7 +148,7 @@ def test_generate_keeps_a_bounded_cache_of_traced_functions(trained_reverse_mode
     model.set_weights(trained_reverse_model.get_weights())
     source = reverse_task(n=2)[0]
     first = model.generate(source, method="sample", seed=[0, 1]).ids.numpy()
-    limit = getattr(seq2seq_module, "GENERATE_CACHE_SIZE", 16)
+    limit = inference.GENERATE_CACHE_SIZE
     for seed in range(1, limit + 10):
         model.generate(source, method="sample", seed=[seed, 1])
     assert len(model._generate_functions) == limit

@@ -1,0 +1,240 @@
+"""Scheduled sampling (Bengio et al. 2015): which token the decoder is fed in training.
+
+Everything about the training policy lives here; the decoder layer only runs steps.
+
+* The ratio: `capped_ratio(schedule, step, cap)` is the schedule's teacher-forcing
+  ratio εᵢ at optimizer step i, capped once an accuracy-triggered switch fired
+  (`callbacks.TeacherForcingSwitch` saves the cap as a model weight, -1 = not fired).
+* The coins: `use_truth_coins` draws, statelessly from `(seed, step)`, where the
+  ground truth is fed: one coin per batch ("batch") or per target token ("token").
+* The feedback: `pick_feedback` turns logits into the token fed back where a coin
+  says "model": the argmax, or a stateless sample.
+* The mixing, two ways:
+  - `sequential_logits` (exact): the decoder's step loop, where each step's
+    prediction becomes the next step's input;
+  - `parallel_logits` (Duckworth et al. 2019): teacher-forced passes without
+    gradient predict every token at once, the predictions are shifted in where
+    the coins say "model", and the final pass, with gradient, takes the fast
+    teacher-forced path.
+* `scheduled_logits` puts them together for `Seq2Seq.scheduled_forward`.
+
+Every random draw is keyed on `step_key(seed, step, salt)`: a resumed run makes the
+same draws as an uninterrupted one.
+"""
+
+import tensorflow as tf
+
+GRANULARITIES = ("batch", "token")
+FEEDBACKS = ("argmax", "sample")
+MODES = ("sequential", "parallel")
+
+# Salts of the stateless keys: one stream per use.
+_BATCH_COIN, _TOKEN_COINS, _SEQUENTIAL_SAMPLES, _PARALLEL_SAMPLES = range(4)
+
+__all__ = [
+    "FEEDBACKS",
+    "GRANULARITIES",
+    "MODES",
+    "capped_ratio",
+    "parallel_logits",
+    "pick_feedback",
+    "scheduled_logits",
+    "sequential_logits",
+    "step_key",
+    "use_truth_coins",
+]
+
+
+def step_key(seed, step, salt):
+    """The int32 `(2,)` key of a stateless draw: `[seed + salt, step]`."""
+    return tf.stack([tf.cast(seed, tf.int32) + salt, tf.cast(step, tf.int32)])
+
+
+def capped_ratio(schedule, step, cap):
+    """The teacher-forcing ratio at `step`, capped by a fired switch.
+
+    Args:
+        schedule: a `keras_seq2seq.schedules.TeacherForcingSchedule`.
+        step: int scalar, the optimizer step.
+        cap: float scalar (a variable): the switch's cap, negative when not fired.
+
+    Returns:
+        float32 scalar: `schedule(step)`, or `min(schedule(step), cap)` once fired.
+    """
+    ratio = schedule(step)
+    cap = tf.cast(cap, tf.float32)
+    return tf.where(cap >= 0.0, tf.minimum(ratio, cap), ratio)
+
+
+def use_truth_coins(granularity, shape, ratio, seed, step):
+    """Where the ground truth is fed: bool `shape` (`(batch_size, T)`).
+
+    Args:
+        granularity: "batch" (one coin for the whole batch) or "token" (one coin
+            per position).
+        shape: int `(2,)`, the decoder inputs' shape.
+        ratio: float32 scalar, the probability of feeding the ground truth.
+        seed, step: key of the stateless draws (see `step_key`).
+
+    Returns:
+        bool tensor of `shape`, True where the ground truth is fed.
+    """
+    if granularity == "batch":
+        return tf.fill(shape, _batch_coin(ratio, seed, step))
+    coins = tf.random.stateless_uniform(shape, seed=step_key(seed, step, _TOKEN_COINS))
+    return coins < ratio
+
+
+def pick_feedback(logits, feedback, key):
+    """The token fed back from `logits`: argmax or a stateless sample.
+
+    Args:
+        logits: float `(N, vocabulary_size)`.
+        feedback: "argmax" or "sample".
+        key: int32 `(2,)` stateless key (used by "sample").
+
+    Returns:
+        int32 `(N,)`.
+    """
+    if feedback == "sample":
+        return tf.cast(tf.random.stateless_categorical(logits, 1, seed=key)[:, 0],
+                       tf.int32)
+    return tf.argmax(logits, axis=-1, output_type=tf.int32)
+
+
+def sequential_logits(decoder, decoder_input_ids, memory, memory_mask, initial_state,
+                      use_truth, feedback="argmax", key=None, training=None):
+    """Exact scheduled sampling through the decoder's step loop.
+
+    Step t is fed `decoder_input_ids[:, t]` where `use_truth[:, t]` (and always at
+    t = 0, the `[START]` token), else the model's prediction at step t-1. Only the
+    rows whose next input is a prediction are projected to the vocabulary (the
+    projection is most of a step's FLOPs), without gradient.
+
+    Args:
+        decoder: a `keras_seq2seq.layers.AttentionDecoder`.
+        decoder_input_ids: int `(batch_size, T)`.
+        memory, memory_mask, initial_state: the encoder's outputs, source mask and
+            the decoder's initial RNN states.
+        use_truth: bool `(batch_size, T)`.
+        feedback: "argmax" or "sample".
+        key: int32 `(2,)` stateless key of the samples (folded with t per step).
+        training: Python bool or None.
+
+    Returns:
+        float32 logits `(batch_size, T, vocabulary_size)`.
+    """
+    ids = tf.cast(decoder_input_ids, tf.int32)
+    batch_size = tf.shape(ids)[0]
+    # One extra row each: after the last step nothing is fed back.
+    truth = tf.concat([tf.transpose(ids), tf.zeros([1, batch_size], tf.int32)], 0)
+    use_truth = tf.concat([tf.transpose(tf.cast(use_truth, tf.bool)),
+                           tf.ones([1, batch_size], tf.bool)], 0)
+    if key is None:
+        key = tf.zeros([2], tf.int32)
+
+    def next_tokens(t, attentional):
+        rows = tf.where(tf.logical_not(use_truth[t + 1]))[:, 0]
+        logits = decoder.project(tf.stop_gradient(tf.gather(attentional, rows)))
+        predicted = pick_feedback(logits, feedback,
+                                  tf.random.experimental.stateless_fold_in(key, t))
+        return tf.tensor_scatter_nd_update(truth[t + 1], rows[:, None], predicted)
+
+    return decoder.run_loop(ids, memory, memory_mask, initial_state, training=training,
+                            next_tokens=next_tokens)
+
+
+def parallel_logits(decoder, decoder_input_ids, memory, memory_mask, initial_state,
+                    use_truth, feedback="argmax", key=None, passes=1, training=None):
+    """Parallel scheduled sampling (Duckworth et al. 2019).
+
+    Each of `passes` passes runs the teacher-forced decoder on the current inputs
+    without gradient, picks its predictions (`pick_feedback`), shifts them one step
+    right (the prediction made at step t-1 is the input of step t) and puts them
+    where `use_truth` is False; the final pass, with gradient, trains on those mixed
+    inputs through the fast teacher-forced path.
+
+    Args:
+        decoder, decoder_input_ids, memory, memory_mask, initial_state, use_truth,
+            feedback, key, training: as in `sequential_logits`.
+        passes: int >= 1, the passes that produce the mixed inputs.
+
+    Returns:
+        float32 logits `(batch_size, T, vocabulary_size)`.
+    """
+    ids = tf.cast(decoder_input_ids, tf.int32)
+    use_truth = tf.logical_or(tf.cast(use_truth, tf.bool), tf.equal(
+        tf.range(tf.shape(ids)[1])[None, :], 0))
+    if key is None:
+        key = tf.zeros([2], tf.int32)
+    inputs = ids
+    for index in range(passes):
+        logits = tf.stop_gradient(decoder(
+            inputs, tf.stop_gradient(memory), memory_mask=memory_mask,
+            initial_state=tf.nest.map_structure(tf.stop_gradient, initial_state),
+            training=training))
+        flat = tf.reshape(logits, [-1, tf.shape(logits)[-1]])
+        predicted = tf.reshape(
+            pick_feedback(flat, feedback,
+                          tf.random.experimental.stateless_fold_in(key, index)),
+            tf.shape(ids))
+        shifted = tf.concat([ids[:, :1], predicted[:, :-1]], axis=1)
+        inputs = tf.where(use_truth, ids, shifted)
+    return decoder(inputs, memory, memory_mask=memory_mask,
+                   initial_state=initial_state, training=training)
+
+
+def scheduled_logits(decoder, decoder_input_ids, memory, memory_mask, initial_state,
+                     ratio, step, seed=0, granularity="batch", feedback="argmax",
+                     mode="sequential", passes=1, training=True, xla=False):
+    """Logits under teacher-forcing ratio `ratio`: what `Seq2Seq.train_step` trains on.
+
+    At ratio 1 (token coins) or when the batch coin says "teacher", the fast
+    teacher-forced path runs (whole-sequence RNN layers, cuDNN on a GPU) behind a
+    `tf.cond`. XLA cannot compile the Keras RNN layer's while loop inside a
+    `tf.cond` branch, so with `xla=True` the mixing always runs, on all-true coins
+    where the fast path would have.
+
+    Args:
+        decoder, decoder_input_ids, memory, memory_mask, initial_state: as in
+            `sequential_logits`.
+        ratio: float32 scalar, the probability of feeding the ground truth.
+        step: int scalar keying the stateless coins and samples.
+        seed: int, the model's seed.
+        granularity: "batch" or "token".
+        feedback: "argmax" or "sample".
+        mode: "sequential" or "parallel".
+        passes: passes of the parallel mode.
+        training: Python bool.
+        xla: whether the step is XLA-compiled.
+
+    Returns:
+        float32 logits `(batch_size, T, vocabulary_size)`.
+    """
+    ids = tf.cast(decoder_input_ids, tf.int32)
+    use_truth = use_truth_coins(granularity, tf.shape(ids), ratio, seed, step)
+
+    def teacher_forced():
+        return decoder(ids, memory, memory_mask=memory_mask,
+                       initial_state=initial_state, training=training)
+
+    def mixed():
+        if mode == "parallel":
+            return parallel_logits(
+                decoder, ids, memory, memory_mask, initial_state, use_truth, feedback,
+                step_key(seed, step, _PARALLEL_SAMPLES), passes, training)
+        return sequential_logits(
+            decoder, ids, memory, memory_mask, initial_state, use_truth, feedback,
+            step_key(seed, step, _SEQUENTIAL_SAMPLES), training)
+
+    if xla:
+        return mixed()
+    if granularity == "batch":
+        return tf.cond(_batch_coin(ratio, seed, step), teacher_forced, mixed)
+    return tf.cond(ratio >= 1.0, teacher_forced, mixed)
+
+
+def _batch_coin(ratio, seed, step):
+    """bool scalar: the batch's one coin says "teacher"."""
+    coin = tf.random.stateless_uniform([], seed=step_key(seed, step, _BATCH_COIN))
+    return coin < ratio
