@@ -10,9 +10,11 @@ eagerly and traced without autograph.
 
 The work of a step does not grow with the length decoded so far:
 
-* every step the live hypotheses are reordered with one `tf.gather` over the state
-  leaves that `step_fn` replaces (leaves it hands back untouched, such as the encoder
-  memory, stay as tiled: they are the same on all the beams of an example);
+* every step the live hypotheses' state is reordered once, by the step function's
+  declared `reorder_state(state, rows)` (the model passes
+  `AttentionDecoder.reorder_state`, which leaves the encoder memory as tiled: it is
+  the same on all the beams of an example), or else by one `tf.gather` per state
+  leaf (`gather_beams`, right for any step function);
 * no token or attention history is carried: each step records, in `TensorArray`s, the
   token and the parent beam of every live hypothesis and the attention of every row;
   a finished hypothesis is a pointer into those records (its last step, the beam it
@@ -52,10 +54,16 @@ import collections
 import tensorflow as tf
 
 from keras_seq2seq._backend import require_tensorflow
+from keras_seq2seq.checks import check_int, check_number
+from keras_seq2seq.constants import END_ID, START_ID
 
 require_tensorflow(__name__)
 
-from keras_seq2seq.decoding.greedy import END_ID, START_ID, as_max_lengths  # noqa: E402
+from keras_seq2seq.decoding.common import (  # noqa: E402
+    as_max_lengths,
+    loose_batch_shape,
+    mask_end_before_min_length,
+)
 
 NEG_INF = float("-inf")
 # Coverages are clipped from below before the log so that an uncovered (but real)
@@ -270,7 +278,7 @@ def _chunk_size(vocab_size, k):
 def beam_search(step_fn, initial_state, batch_size, beam_width=5, start_id=START_ID,
                 end_id=END_ID, max_length=50, max_lengths=None, min_length=0,
                 length_penalty=0.0, coverage_penalty=0.0, num_return=1,
-                source_mask=None):
+                source_mask=None, reorder_state=None):
     """Beam search with GNMT length and coverage penalties and n-best output.
 
     Args:
@@ -295,34 +303,37 @@ def beam_search(step_fn, initial_state, batch_size, beam_width=5, start_id=START
         source_mask: optional bool `(batch_size, Ts)`, true on real source positions,
             for the coverage penalty. When None, a source position that a hypothesis
             never attends to (zero attention at every step) is taken for padding.
+        reorder_state: optional `(state, rows) -> state`, the step function's own
+            reordering of the hypotheses: `state` is a state of `step_fn` on
+            `batch_size * beam_width` rows, `rows` int32 `(batch_size * beam_width,)`
+            the row of `state` each new row copies (always a row of the same
+            example), and it returns a state of the same structure and shapes. It
+            may leave alone the leaves that are the same on all the beams of an
+            example (as `AttentionDecoder.reorder_state` leaves the encoder
+            memory). When None, every leaf is gathered (`gather_beams`).
 
     Returns:
         A `BeamSearchResult` with `ids (batch_size, num_return, max_length)`,
         `lengths (batch_size, num_return)`, `scores (batch_size, num_return)` and
         `attention (batch_size, num_return, max_length, Ts)`, best hypothesis first.
     """
-    _check_int("beam_width", beam_width, 1)
-    _check_int("num_return", num_return, 1)
-    if num_return > beam_width:
+    beams = check_int("beam_width", beam_width, minimum=1)
+    num_return = check_int("num_return", num_return, minimum=1)
+    if num_return > beams:
         raise ValueError(
             "`num_return` must be at most `beam_width`. Received: "
             f"num_return={num_return}, beam_width={beam_width}"
         )
-    if isinstance(min_length, (bool, float)) or (
-            isinstance(min_length, int) and min_length < 0):
-        raise ValueError(
-            "`min_length` must be a non-negative int. Received: "
-            f"min_length={min_length!r}"
-        )
-    alpha = _check_float("length_penalty", length_penalty)
-    beta = _check_float("coverage_penalty", coverage_penalty)
-    if beta < 0:
-        raise ValueError(
-            "`coverage_penalty` must be >= 0. Received: "
-            f"coverage_penalty={coverage_penalty}"
-        )
+    if not isinstance(min_length, (tf.Tensor, tf.Variable)):
+        min_length = check_int("min_length", min_length, minimum=0)
+    alpha = check_number("length_penalty", length_penalty)
+    beta = check_number("coverage_penalty", coverage_penalty, low=0)
+    if reorder_state is None:
+        reorder_state = gather_beams
+    elif not callable(reorder_state):
+        raise ValueError("Expected a callable `(state, rows) -> state` for "
+                         f"`reorder_state`. Received: reorder_state={reorder_state!r}")
 
-    beams = beam_width
     buffer_length, caps = as_max_lengths(max_length, batch_size, max_lengths)
     batch_offsets = tf.range(batch_size)[:, None] * beams
     if source_mask is not None:
@@ -341,24 +352,6 @@ def beam_search(step_fn, initial_state, batch_size, beam_width=5, start_id=START
     def flat_rows(beam_indices):
         # (batch, beams) beam indices -> (batch * beams,) rows of the folded batch.
         return tf.reshape(beam_indices + batch_offsets, [-1])
-
-    # Leaves of the state that `step_fn` hands back untouched (the memory, the
-    # precomputed attention keys, the mask...) keep the tiled values, identical on the
-    # beams of an example, so reordering the beams cannot change them: they are not
-    # gathered. A leaf is gathered from the first step that `step_fn` replaces it on.
-    replaced = set()
-
-    def reorder_state(old_state, new_state, rows):
-        old_leaves = tf.nest.flatten(old_state)
-        new_leaves = tf.nest.flatten(new_state)
-        if len(old_leaves) != len(new_leaves):
-            return gather_beams(new_state, rows)
-        leaves = []
-        for i, (old, new) in enumerate(zip(old_leaves, new_leaves)):
-            if new is not old:
-                replaced.add(i)
-            leaves.append(tf.gather(new, rows) if i in replaced else new)
-        return tf.nest.pack_sequence_as(new_state, leaves)
 
     tokens = tf.fill([batch_size * beams], tf.constant(start_id, tf.int32))
     state = tile_beams(initial_state, beams)
@@ -388,11 +381,7 @@ def beam_search(step_fn, initial_state, batch_size, beam_width=5, start_id=START
              done, token_records, parent_records, attention_records):
         logits, new_state, attention = step_fn(tokens, state)
         logits = tf.cast(logits, tf.float32)
-        if not (isinstance(min_length, int) and min_length == 0):
-            too_short = tf.less(step, min_length)
-            end_mask = tf.one_hot(end_id, tf.shape(logits)[-1], on_value=-1e9,
-                                  off_value=0.0)
-            logits = tf.where(too_short, logits + end_mask, logits)
+        logits = mask_end_before_min_length(logits, step, min_length, end_id)
         log_probs = tf.nn.log_softmax(logits)
         attention = tf.cast(attention, tf.float32)
         attention_records = attention_records.write(step, attention)
@@ -436,7 +425,7 @@ def beam_search(step_fn, initial_state, batch_size, beam_width=5, start_id=START
         live_tokens = tf.gather(candidate_tokens, live_index, batch_dims=1)
         live_rows = flat_rows(live_parents)
         tokens = tf.reshape(live_tokens, [-1])
-        state = reorder_state(state, new_state, live_rows)
+        state = reorder_state(new_state, live_rows)
         if beta:
             alive_coverage = tf.gather(alive_coverage, live_rows)
         token_records = token_records.write(step, live_tokens)
@@ -489,7 +478,7 @@ def beam_search(step_fn, initial_state, batch_size, beam_width=5, start_id=START
     shape_invariants = (
         tf.TensorShape([]),
         tf.TensorShape([None]),
-        tf.nest.map_structure(_loose_batch_shape, state),
+        tf.nest.map_structure(loose_batch_shape, state),
         tf.TensorShape([None, beams]),
         tf.TensorShape([None, None]),
         tf.TensorShape([None, beams]),
@@ -598,23 +587,3 @@ def _backtrack(tokens, parents, attention, last_steps, last_parents, last_tokens
     attention = tf.pad(tf.transpose(attention_records.stack(), [1, 2, 0, 3]),
                        [[0, 0], [0, 0], [0, padding], [0, 0]])
     return ids, attention
-
-
-def _loose_batch_shape(value):
-    shape = value.shape
-    if shape.rank is None or shape.rank == 0:
-        return shape
-    return tf.TensorShape([None] + shape[1:].as_list())
-
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(
-            f"`{name}` must be an int >= {minimum}. Received: {name}={value!r}"
-        )
-
-
-def _check_float(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"`{name}` must be a number. Received: {name}={value!r}")
-    return float(value)

@@ -20,11 +20,15 @@ import collections
 import tensorflow as tf
 
 from keras_seq2seq._backend import require_tensorflow
+from keras_seq2seq.constants import END_ID, START_ID
 
 require_tensorflow(__name__)
 
-START_ID = 2
-END_ID = 3
+from keras_seq2seq.decoding.common import (  # noqa: E402
+    as_max_lengths,
+    loose_batch_shape,
+    mask_end_before_min_length,
+)
 
 DecodeResult = collections.namedtuple(
     "DecodeResult", ["ids", "lengths", "scores", "attention"]
@@ -41,28 +45,6 @@ Fields:
     attention: float32 `(batch_size, max_length, Ts)`, the attention weights of each
         output step; zeros after `[END]`.
 """
-
-
-def as_max_lengths(max_length, batch_size, max_lengths=None):
-    """Per-sequence length caps `(batch_size,)` and the buffer size.
-
-    Args:
-        max_length: int or scalar int tensor, the size of the output buffer.
-        batch_size: scalar, the batch size.
-        max_lengths: optional int `(batch_size,)` caps, each at most `max_length`.
-
-    Returns:
-        `(buffer_length, caps)`: a scalar int32 and int32 `(batch_size,)`.
-    """
-    if isinstance(max_length, int) and max_length < 1:
-        raise ValueError(
-            f"`max_length` must be a positive int. Received: max_length={max_length}"
-        )
-    buffer_length = tf.cast(max_length, tf.int32)
-    caps = tf.fill([batch_size], buffer_length)
-    if max_lengths is not None:
-        caps = tf.minimum(caps, tf.cast(max_lengths, tf.int32))
-    return buffer_length, caps
 
 
 def select_greedy(logits):
@@ -100,10 +82,7 @@ def run_decode_loop(step_fn, initial_state, batch_size, select_fn, start_id=STAR
     def body(step, tokens, state, finished, lengths, scores, ids_ta, attention_ta):
         logits, state, attention = step_fn(tokens, state)
         logits = tf.cast(logits, tf.float32)
-        if not (isinstance(min_length, int) and min_length == 0):
-            too_short = tf.less(step, min_length)
-            end_mask = tf.one_hot(end_id, tf.shape(logits)[-1], on_value=-1e9, off_value=0.0)
-            logits = tf.where(too_short, logits + end_mask, logits)
+        logits = mask_end_before_min_length(logits, step, min_length, end_id)
         next_tokens = select_fn(logits, step)
         log_probs = tf.nn.log_softmax(logits)
         token_log_prob = tf.gather(log_probs, next_tokens, batch_dims=1)
@@ -127,7 +106,7 @@ def run_decode_loop(step_fn, initial_state, batch_size, select_fn, start_id=STAR
 
     loop_vars = (tf.constant(0), tokens, initial_state, finished, lengths, scores,
                  ids_ta, attention_ta)
-    shape_invariants = tf.nest.map_structure(_loose_shape, loop_vars)
+    shape_invariants = tf.nest.map_structure(loose_batch_shape, loop_vars)
     step, _, _, _, lengths, scores, ids_ta, attention_ta = tf.while_loop(
         cond, body, loop_vars, shape_invariants=shape_invariants,
         maximum_iterations=buffer_length,
@@ -161,15 +140,6 @@ def greedy_decode(step_fn, initial_state, batch_size, start_id=START_ID, end_id=
         start_id=start_id, end_id=end_id, max_length=max_length,
         max_lengths=max_lengths, min_length=min_length,
     )
-
-
-def _loose_shape(value):
-    if isinstance(value, tf.TensorArray):
-        return tf.TensorShape(None)
-    shape = value.shape
-    if shape.rank is None or shape.rank == 0:
-        return shape
-    return tf.TensorShape([None] + shape[1:].as_list())
 
 
 def _pad_steps(values, steps_run, buffer_length):

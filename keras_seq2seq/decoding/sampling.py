@@ -11,14 +11,11 @@ import numbers
 import tensorflow as tf
 
 from keras_seq2seq._backend import require_tensorflow
+from keras_seq2seq.constants import END_ID, START_ID
 
 require_tensorflow(__name__)
 
-from keras_seq2seq.decoding.greedy import (  # noqa: E402
-    END_ID,
-    START_ID,
-    run_decode_loop,
-)
+from keras_seq2seq.decoding.greedy import run_decode_loop  # noqa: E402
 
 
 def top_k_filter(logits, k):
@@ -94,11 +91,12 @@ def sample_decode(step_fn, initial_state, batch_size, start_id=START_ID, end_id=
             `keras_seq2seq.decoding.greedy`.
         initial_state: nested structure of `(batch_size, ...)` tensors.
         batch_size: scalar int (or tensor), the batch size.
-        start_id: the `[START]` id. Defaults to 2.
-        end_id: the `[END]` id. Defaults to 3.
-        max_length: size of the output buffer. Defaults to 50.
-        max_lengths: optional int `(batch_size,)` per-sequence caps.
-        min_length: `[END]` is forbidden before this many tokens. Defaults to 0.
+        start_id: the `[START]` id, fed at the first step. Defaults to 2.
+        end_id: the `[END]` id; a sequence that draws it is finished. Defaults to 3.
+        max_length: size of the output buffer (int or scalar tensor). Defaults to 50.
+        max_lengths: optional int `(batch_size,)` per-sequence caps, each clipped to
+            `max_length`.
+        min_length: `[END]` is never drawn before this many tokens. Defaults to 0.
         temperature: float > 0, divides the logits before sampling. Defaults to 1.
         top_k: optional int >= 1, sample among the `top_k` most likely tokens only.
         top_p: optional float in `(0, 1]`, sample within the nucleus: the smallest set

@@ -643,7 +643,8 @@ def test_large_vocabulary_two_stage_top_k_changes_nothing(kwargs, monkeypatch):
 def test_state_leaves_returned_untouched_then_replaced():
     # Eagerly, `step_fn` hands the node leaf back untouched at the first step (its
     # value does not change there) and replaces it afterwards: from then on it must
-    # follow the reordered beams.
+    # follow the reordered beams. Without `reorder_state` no leaf is told apart by
+    # identity: every one is gathered.
     model = TreeModel([GREEDY_TRAP, EARLY_END], depth=5)
     calls = []
 
@@ -661,15 +662,30 @@ def test_state_leaves_returned_untouched_then_replaced():
         np.testing.assert_array_equal(actual.numpy(), wanted)
 
 
+def random_trees(seed, depth, count):
+    """`count` trees with a random next-token distribution at every prefix.
+
+    Args:
+        seed: int, the seed of the numpy generator.
+        depth: int, trees cover the prefixes of fewer than `depth` tokens.
+        count: int, the number of trees (batch examples).
+
+    Returns:
+        A list of `count` `{prefix: {token: probability}}` dicts for `TreeModel`.
+    """
+    rng = np.random.default_rng(seed)
+    prefixes = [p for d in range(depth)
+                for p in itertools.product(range(VOCAB), repeat=d)]
+    return [{p: dict(enumerate(rng.dirichlet(np.ones(VOCAB)))) for p in prefixes}
+            for _ in range(count)]
+
+
 @pytest.mark.parametrize("graph", [False, True])
 def test_state_leaf_replaced_then_untouched_still_follows_the_beams(graph):
     # A leaf that differs between beams must be reordered at every step once
-    # `step_fn` has replaced it, even after a step that hands it back untouched.
-    rng = np.random.default_rng(7)
-    prefixes = [p for d in range(6) for p in itertools.product(range(VOCAB), repeat=d)]
-    trees = [{p: dict(enumerate(rng.dirichlet(np.ones(VOCAB)))) for p in prefixes}
-             for _ in range(3)]
-    model = TreeModel(trees, depth=6)
+    # `step_fn` has replaced it, even after a step that hands it back untouched (the
+    # same tensor object): the generic path gathers every leaf at every step.
+    model = TreeModel(random_trees(7, depth=6, count=3), depth=6)
 
     def make_step(copy_untouched):
         calls = []
@@ -700,3 +716,78 @@ def test_state_leaf_replaced_then_untouched_still_follows_the_beams(graph):
     result = decode(make_step(copy_untouched=False))
     for actual, wanted in zip(result, expected):
         np.testing.assert_array_equal(actual.numpy(), wanted.numpy())
+
+
+class SourceSideModel(TreeModel):
+    """`TreeModel` with a source-side leaf `memory`, handed back as it comes in.
+
+    `memory` `(rows, VOCAB)` biases the logits; its rows are the same on all the beams
+    of an example, so reordering the beams need not move it. `reorder` is the
+    declared reordering: it gathers the other leaves only, and records its calls.
+    """
+
+    def __init__(self, trees, depth):
+        super().__init__(trees, depth)
+        self.reorder_calls = []
+        self.memories_seen = []
+
+    def initial_state(self, batch_size):
+        memory = tf.reshape(tf.range(batch_size * VOCAB, dtype=tf.float32) % 5,
+                            [batch_size, VOCAB]) * 0.3
+        return dict(super().initial_state(batch_size), memory=memory)
+
+    def step(self, tokens, state):
+        self.memories_seen.append(state["memory"])
+        inner = {key: value for key, value in state.items() if key != "memory"}
+        logits, new_state, attention = super().step(tokens, inner)
+        return (logits + state["memory"], dict(new_state, memory=state["memory"]),
+                attention)
+
+    def reorder(self, state, rows):
+        self.reorder_calls.append(rows)
+        return {key: value if key == "memory" else tf.gather(value, rows)
+                for key, value in state.items()}
+
+
+@pytest.mark.parametrize("graph", [False, True])
+def test_declared_reorder_state_is_called_and_used(graph):
+    trees = random_trees(3, depth=5, count=2)
+    kwargs = dict(beam_width=3, num_return=3, max_length=5, coverage_penalty=0.1)
+
+    def decode(model, reorder_state):
+        def search(state):
+            return beam_search(model.step, state, 2, reorder_state=reorder_state,
+                               **kwargs)
+        if graph:
+            search = tf.function(search, autograph=False)
+        return BeamSearchResult(*[x.numpy() for x in search(model.initial_state(2))])
+
+    generic_model = SourceSideModel(trees, depth=5)
+    generic = decode(generic_model, None)
+    model = SourceSideModel(trees, depth=5)
+    declared = decode(model, model.reorder)
+    assert generic.lengths.max() >= 3
+    for actual, expected in zip(declared, generic):
+        np.testing.assert_array_equal(actual, expected)
+
+    # Called once a step (traced once in a graph) on int32 (batch * beams,) rows.
+    assert len(model.reorder_calls) == (1 if graph else model.calls)
+    assert graph or model.calls >= 3
+    for rows in model.reorder_calls:
+        assert rows.dtype == tf.int32 and rows.shape.as_list() in ([6], [None])
+    if not graph:
+        # Its state is the one `step_fn` is given: the source-side leaf is never
+        # gathered (the very tensor tiled at the start), unlike on the generic path.
+        assert all(m is model.memories_seen[0] for m in model.memories_seen)
+        seen = generic_model.memories_seen
+        assert not any(m is seen[0] for m in seen[1:])
+
+    # A declared reordering that moves nothing is followed too: the output changes.
+    frozen = decode(SourceSideModel(trees, depth=5), lambda state, rows: state)
+    assert not all(np.array_equal(a, b) for a, b in zip(frozen, generic))
+
+
+def test_reorder_state_must_be_callable():
+    model = TreeModel([GREEDY_TRAP], depth=2)
+    with pytest.raises(ValueError, match="reorder_state='rows'"):
+        run(model, 1, beam_width=2, reorder_state="rows")
