@@ -1,12 +1,20 @@
 """Luong et al. (2015) global attention: the dot, general and concat scores.
 
 One base class, `LuongAttention`, owns everything the scores share: shape checks,
-masking, the softmax and the weighted sum. Each score overrides two hooks:
+masking, the softmax and the weighted sum. Each score overrides two public methods:
 
 * `precompute(values)` -- the source-side part of the score, computed once per
   sentence (`values` for dot, `W_a h̄ₛ` for general, the `h̄ₛ` half of concat's first
   layer) and reused at every decoder step through the `keys` call argument;
-* `_score(query, keys)` -- the scores of a `(batch, Tq, d)` query against those keys.
+* `compute_scores(query, keys)` -- the raw scores of a `(batch, Tq, d)` query
+  against those keys;
+
+and may override `check_dims` (feature-size constraints). `LuongAttention.attend`
+(masked softmax, then the weighted sum) is the other half, shared by every score and
+by `keras_seq2seq.layers.local_attention.LocalAttention`.
+
+`ATTENTION_SCORES` maps the score names of `keras_seq2seq.constants.ATTENTION_NAMES`
+to their classes, and `make_score_layer` builds one by name.
 
 Written with `keras.ops` only, so the layers run on every Keras 3 backend.
 """
@@ -17,6 +25,7 @@ import keras
 from keras import ops
 
 from keras_seq2seq._serialization import register
+from keras_seq2seq.constants import ATTENTION_NAMES
 
 
 def _shape_text(shape):
@@ -37,7 +46,9 @@ class LuongAttention(keras.layers.Layer):
     masked gives zero weights and a zero context (never NaN). Scores and the softmax
     are computed in float32 whatever the dtype policy, then cast back.
 
-    Subclasses override `precompute` and `_score` (and `build` for their weights).
+    Subclasses override `precompute` and `compute_scores` (and `build` for their
+    weights, `check_dims` for feature-size constraints). Every attention layer of the
+    package, `LocalAttention` included, is called with the same arguments.
 
     Call arguments:
         query: `(batch_size, dim_q)` for one decoder step, or
@@ -47,6 +58,10 @@ class LuongAttention(keras.layers.Layer):
             Defaults to the Keras mask of `values` when it has one.
         keys: optional `(batch_size, Ts, dim_k)` output of `precompute(values)`,
             to skip recomputing the source-side part of the score at every step.
+        positions: optional decoder time index of the query. Ignored by global
+            attention; accepted so that every attention layer takes the same call
+            arguments (`LocalAttention` uses it for local-m).
+        training: unused; accepted for the same reason.
 
     Returns:
         `(context, weights)`: context `(batch_size, [Tq,] dim_v)` and weights
@@ -69,14 +84,29 @@ class LuongAttention(keras.layers.Layer):
         """
         return values
 
-    def _score(self, query, keys):
-        """Scores `(batch_size, Tq, Ts)` of a `(batch_size, Tq, dim_q)` query."""
+    def compute_scores(self, query, keys):
+        """The raw scores (before masking and softmax) of a query against keys.
+
+        Args:
+            query: `(batch_size, Tq, dim_q)`; a one-step query has Tq = 1.
+            keys: `(batch_size, Ts, dim_k)`, the output of `precompute(values)`.
+
+        Returns:
+            scores `(batch_size, Tq, Ts)` in the dtype of `query`.
+        """
         raise NotImplementedError(
-            f"{type(self).__name__} must override _score(query, keys)."
+            f"{type(self).__name__} must override compute_scores(query, keys)."
         )
 
-    def _check_dims(self, query_dim, values_dim):
-        """Checks feature sizes; a subclass adds its own constraints."""
+    def check_dims(self, query_dim, values_dim):
+        """Raises `ValueError` unless the score accepts these feature sizes.
+
+        The base accepts any; a subclass adds its own constraints.
+
+        Args:
+            query_dim: the last dimension of `query`, or None when unknown.
+            values_dim: the last dimension of `values`, or None when unknown.
+        """
 
     # ------------------------------------------------------------------ checks
     def _check_shapes(self, query_shape, values_shape, values_mask_shape=None,
@@ -124,15 +154,41 @@ class LuongAttention(keras.layers.Layer):
                     f"shape (batch_size, Ts, dim) = {_shape_text(values_shape[:2])} + "
                     f"(dim,). Received: keys.shape={_shape_text(keys_shape)}"
                 )
-        self._check_dims(query_shape[-1], values_shape[-1])
+        self.check_dims(query_shape[-1], values_shape[-1])
 
     # ------------------------------------------------------------------ call
-    def _checked_scores(self, query, values, values_mask=None, keys=None):
-        """Checks the shapes and returns `(scores, one_step)`.
+    def attend(self, scores, values, mask=None, extra_weights=None):
+        """Masked softmax of the scores, then the weighted sum of the values.
 
-        `scores` are float32 `(batch_size, Tq, Ts)` (Tq = 1 for a one-step query);
-        `one_step` says whether the query had rank 2.
+        Args:
+            scores: float32 `(batch_size, Tq, Ts)`, e.g. from `compute_scores`.
+            values: `(batch_size, Ts, dim_v)` encoder outputs.
+            mask: optional boolean `(batch_size, Ts)` or `(batch_size, Tq, Ts)`,
+                True where a position may be attended (see `masked_softmax`).
+            extra_weights: optional float32 factors broadcastable to
+                `(batch_size, Tq, Ts)`, multiplied into the weights after the
+                softmax (local-p's Gaussian); the rows then sum to at most 1.
+
+        Returns:
+            `(context, weights)` in the layer's compute dtype: context
+            `(batch_size, Tq, dim_v)` and weights `(batch_size, Tq, Ts)`.
         """
+        weights = masked_softmax(scores, mask)
+        if extra_weights is not None:
+            weights = weights * extra_weights
+        weights = ops.cast(weights, self.compute_dtype)
+        return ops.matmul(weights, ops.cast(values, self.compute_dtype)), weights
+
+    def _weights_mask(self, query, values, values_mask, positions, one_step):
+        """`(mask, extra_weights)` for `attend`, given a rank-3 `query`.
+
+        Global attention masks the padding only (`positions` is ignored);
+        `LocalAttention` overrides this with its window.
+        """
+        return values_mask, None
+
+    def call(self, query, values, values_mask=None, keys=None, positions=None,
+             training=None):
         self._check_shapes(
             query.shape, values.shape,
             None if values_mask is None else values_mask.shape,
@@ -143,13 +199,10 @@ class LuongAttention(keras.layers.Layer):
             query = ops.expand_dims(query, 1)
         if keys is None:
             keys = self.precompute(values)
-        return ops.cast(self._score(query, keys), "float32"), one_step
-
-    def call(self, query, values, values_mask=None, keys=None):
-        scores, one_step = self._checked_scores(query, values, values_mask, keys)
-        weights = masked_softmax(scores, values_mask)
-        weights = ops.cast(weights, self.compute_dtype)
-        context = ops.matmul(weights, ops.cast(values, self.compute_dtype))
+        scores = ops.cast(self.compute_scores(query, keys), "float32")
+        mask, extra_weights = self._weights_mask(
+            query, values, values_mask, positions, one_step)
+        context, weights = self.attend(scores, values, mask, extra_weights)
         if one_step:
             context = ops.squeeze(context, 1)
             weights = ops.squeeze(weights, 1)
@@ -169,8 +222,9 @@ def masked_softmax(scores, mask=None):
 
     Args:
         scores: float32 `(batch_size, Tq, Ts)`.
-        mask: optional boolean `(batch_size, Ts)`, True where a position may be
-            attended.
+        mask: optional boolean `(batch_size, Ts)` (the same for every query step)
+            or `(batch_size, Tq, Ts)` (one per step, e.g. a local window), True
+            where a position may be attended.
 
     Returns:
         float32 weights of the shape of `scores`; rows sum to 1, or are all zero
@@ -178,7 +232,9 @@ def masked_softmax(scores, mask=None):
     """
     if mask is None:
         return ops.softmax(scores, axis=-1)
-    mask = ops.expand_dims(ops.cast(mask, "bool"), 1)
+    mask = ops.cast(mask, "bool")
+    if len(mask.shape) == 2:
+        mask = ops.expand_dims(mask, 1)
     scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
     return ops.softmax(scores, axis=-1) * ops.cast(mask, scores.dtype)
 
@@ -200,7 +256,7 @@ class DotAttention(LuongAttention):
             raise ValueError(f"Expected a bool for `scale`. Received: scale={scale!r}")
         self.scale = scale
 
-    def _check_dims(self, query_dim, values_dim):
+    def check_dims(self, query_dim, values_dim):
         if query_dim is not None and values_dim is not None and query_dim != values_dim:
             raise ValueError(
                 f"{self.name}: the dot score needs `query` and `values` of the same "
@@ -212,7 +268,7 @@ class DotAttention(LuongAttention):
     def build(self, query_shape, values_shape, keys_shape=None):
         self._check_shapes(query_shape, values_shape, keys_shape=keys_shape)
 
-    def _score(self, query, keys):
+    def compute_scores(self, query, keys):
         keys = ops.cast(keys, query.dtype)
         scores = ops.matmul(query, ops.transpose(keys, (0, 2, 1)))
         if self.scale:
@@ -256,7 +312,7 @@ class GeneralAttention(LuongAttention):
         # (batch, Ts, dim_v) @ (dim_v, dim_q) = W_a h̄ₛ for every s.
         return ops.matmul(values, ops.transpose(self.kernel))
 
-    def _score(self, query, keys):
+    def compute_scores(self, query, keys):
         keys = ops.cast(keys, query.dtype)
         return ops.matmul(query, ops.transpose(keys, (0, 2, 1)))
 
@@ -328,7 +384,7 @@ class ConcatAttention(LuongAttention):
             keys = keys + self.bias
         return keys
 
-    def _score(self, query, keys):
+    def compute_scores(self, query, keys):
         # (batch, Tq, 1, units) + (batch, 1, Ts, units)
         hidden = ops.expand_dims(ops.matmul(query, self.query_kernel), 2)
         hidden = ops.tanh(hidden + ops.expand_dims(ops.cast(keys, query.dtype), 1))
@@ -347,3 +403,42 @@ class ConcatAttention(LuongAttention):
             "use_bias": self.use_bias,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         }
+
+
+# The one mapping of score names to classes; its keys are the names of
+# `keras_seq2seq.constants.ATTENTION_NAMES`, in that order.
+ATTENTION_SCORES = dict(
+    zip(ATTENTION_NAMES, (DotAttention, GeneralAttention, ConcatAttention), strict=True))
+assert all(cls.__name__ == name.capitalize() + "Attention"
+           for name, cls in ATTENTION_SCORES.items()), ATTENTION_SCORES
+
+
+def make_score_layer(score, units=None, depth=1, scale=False, **kwargs):
+    """A global attention layer of the score named `score`.
+
+    Args:
+        score: a name of `ATTENTION_SCORES`: "dot", "general" or "concat".
+        units: width of concat's tanh layers; required for "concat", ignored
+            otherwise.
+        depth: number of concat's tanh layers; ignored by the other scores.
+            Defaults to 1.
+        scale: divide the dot score by √d; ignored by the other scores. Defaults
+            to False.
+        **kwargs: base `keras.layers.Layer` arguments (name, dtype, ...).
+
+    Returns:
+        A `DotAttention`, `GeneralAttention` or `ConcatAttention` layer.
+
+    Raises:
+        ValueError: `score` is not a score name, or an argument the score uses
+            is bad.
+    """
+    if score not in ATTENTION_SCORES:
+        raise ValueError(
+            f"Expected one of {ATTENTION_NAMES} for `score`. Received: score={score!r}")
+    layer_class = ATTENTION_SCORES[score]
+    if layer_class is DotAttention:
+        return DotAttention(scale=scale, **kwargs)
+    if layer_class is ConcatAttention:
+        return ConcatAttention(units, depth=depth, **kwargs)
+    return layer_class(**kwargs)

@@ -10,30 +10,23 @@ At decoder step t the layer attends only to the source positions of a window
   source length of the sentence, and the softmax weights are multiplied by
   exp(−(s − pₜ)² / (2σ²)), σ = D/2.
 
+The layer only adds the window: the scores are its inner global layer's
+(`compute_scores`), and the masked softmax and weighted sum are
+`LuongAttention.attend`, with the window as the mask and, for local-p, the Gaussian
+as the extra weights.
+
 Written with `keras.ops` only, so the layer runs on every Keras 3 backend.
 """
 
-import keras
 from keras import ops
 
 from keras_seq2seq._serialization import register
-from keras_seq2seq.layers.attention import (
-    ConcatAttention,
-    DotAttention,
-    GeneralAttention,
-    LuongAttention,
-    _shape_text,
-)
+from keras_seq2seq.checks import check_int
+from keras_seq2seq.constants import ATTENTION_NAMES
+from keras_seq2seq.layers.attention import LuongAttention, _shape_text, make_score_layer
 
 LOCAL_MODES = ("monotonic", "predictive")
-LOCAL_SCORES = ("dot", "general", "concat")
-
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        kind = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-        raise ValueError(f"Expected {kind} for `{name}`. Received: {name}={value!r}")
-    return value
+LOCAL_SCORES = ATTENTION_NAMES  # the scores usable inside the window: all of them
 
 
 @register
@@ -72,8 +65,8 @@ class LocalAttention(LuongAttention):
     Args:
         score: "dot", "general" or "concat": the score used inside the window. The
             layer owns the corresponding `DotAttention`/`GeneralAttention`/
-            `ConcatAttention` as `score_layer` and reuses its `precompute` and
-            `_score`. Defaults to "general".
+            `ConcatAttention` as `score_layer` and reuses its `precompute`,
+            `compute_scores` and `check_dims`. Defaults to "general".
         mode: "monotonic" (local-m) or "predictive" (local-p). Defaults to
             "monotonic".
         window: the half-width D of the window, an int >= 0 (>= 1 for
@@ -86,17 +79,15 @@ class LocalAttention(LuongAttention):
         **kwargs: base `keras.layers.Layer` arguments (name, dtype, ...).
 
     Call arguments:
-        query: `(batch_size, dim_q)` for one decoder step, or
-            `(batch_size, Tq, dim_q)` for all steps at once.
-        values: `(batch_size, Ts, dim_v)` encoder outputs.
-        values_mask: optional boolean `(batch_size, Ts)`, True at real tokens.
-            Defaults to the Keras mask of `values` when it has one.
-        keys: optional output of `precompute(values)`.
+        The call arguments of every attention layer (see `LuongAttention`): a query
+        `(batch_size, dim_q)` (one decoder step) or `(batch_size, Tq, dim_q)` (all
+        steps), values `(batch_size, Ts, dim_v)`, an optional boolean values_mask
+        `(batch_size, Ts)` (True at real tokens; the Keras mask of `values` by
+        default), optional keys from `precompute(values)`, training (unused), and
         positions: local-m only (local-p ignores it): the decoder time index of each
             query, int, `()` or `(batch_size,)` for a rank-2 query (required there),
             `(batch_size, Tq)` for a rank-3 query (defaults to `arange(Tq)` there:
             all steps of a teacher-forced target).
-        training: unused; accepted for the decoder's calling convention.
 
     Returns:
         `(context, weights)`: context `(batch_size, [Tq,] dim_v)` and weights
@@ -112,18 +103,18 @@ class LocalAttention(LuongAttention):
         if mode not in LOCAL_MODES:
             raise ValueError(
                 f"Expected one of {LOCAL_MODES} for `mode`. Received: mode={mode!r}")
-        _check_int("window", window, 0)
+        window = check_int("window", window, 0)
         if mode == "predictive" and window < 1:
             raise ValueError(
                 "Expected a positive int for `window` with mode='predictive' (the "
                 f"Gaussian has σ = window/2). Received: window={window!r}")
         if units is not None:
-            _check_int("units", units, 1)
+            units = check_int("units", units, 1)
         elif score == "concat" or mode == "predictive":
             needs = "score='concat'" if score == "concat" else "mode='predictive'"
             raise ValueError(
                 f"`units` is required with {needs}. Received: units=None")
-        _check_int("depth", depth, 1)
+        depth = check_int("depth", depth, 1)
         if not isinstance(scale, bool):
             raise ValueError(f"Expected a bool for `scale`. Received: scale={scale!r}")
         self.score = score
@@ -132,14 +123,8 @@ class LocalAttention(LuongAttention):
         self.units = units
         self.depth = depth
         self.scale = scale
-        policy = self.dtype_policy
-        if score == "dot":
-            self.score_layer = DotAttention(scale=scale, dtype=policy, name="score")
-        elif score == "general":
-            self.score_layer = GeneralAttention(dtype=policy, name="score")
-        else:
-            self.score_layer = ConcatAttention(units, depth=depth, dtype=policy,
-                                               name="score")
+        self.score_layer = make_score_layer(score, units, depth=depth, scale=scale,
+                                            dtype=self.dtype_policy, name="score")
 
     # ------------------------------------------------------------------ build
     def build(self, query_shape, values_shape, keys_shape=None):
@@ -162,11 +147,13 @@ class LocalAttention(LuongAttention):
         """The inner score's source-side part, once per sentence (see `LuongAttention`)."""
         return self.score_layer.precompute(values)
 
-    def _score(self, query, keys):
-        return self.score_layer._score(query, keys)
+    def compute_scores(self, query, keys):
+        """The inner score's raw scores (see `LuongAttention.compute_scores`)."""
+        return self.score_layer.compute_scores(query, keys)
 
-    def _check_dims(self, query_dim, values_dim):
-        self.score_layer._check_dims(query_dim, values_dim)
+    def check_dims(self, query_dim, values_dim):
+        """The inner score's feature-size constraints (see `LuongAttention.check_dims`)."""
+        self.score_layer.check_dims(query_dim, values_dim)
 
     # ------------------------------------------------------------------ positions
     def _monotonic_positions(self, positions, query, one_step):
@@ -211,13 +198,13 @@ class LocalAttention(LuongAttention):
         last = ops.maximum(lengths - 1.0, 0.0)[:, None]
         return ops.minimum(ops.maximum(last * ops.sigmoid(logits), 0.0), last)
 
-    # ------------------------------------------------------------------ call
-    def call(self, query, values, values_mask=None, keys=None, positions=None,
-             training=None):
-        scores, one_step = self._checked_scores(query, values, values_mask, keys)
-        if one_step:
-            query = ops.expand_dims(query, 1)
+    # ------------------------------------------------------------------ window
+    def _weights_mask(self, query, values, values_mask, positions, one_step):
+        """The window `(batch_size, Tq, Ts)` and, for local-p, its Gaussian factors.
 
+        `LuongAttention.call` passes both to `attend`, so masking, the softmax and
+        the weighted sum are the global layers' own.
+        """
         source = ops.ones_like(values[..., 0], dtype="float32")  # (batch, Ts)
         source_positions = ops.cumsum(source, axis=1) - 1.0  # s = 0 … Ts−1
         if values_mask is None:
@@ -230,20 +217,12 @@ class LocalAttention(LuongAttention):
             lengths = ops.sum(ops.cast(real, "float32"), axis=1)
             aligned = self._predictive_positions(query, lengths)
         distance = source_positions[:, None, :] - aligned[:, :, None]  # (batch, Tq, Ts)
-        valid = ops.logical_and(
+        window = ops.logical_and(
             ops.less_equal(ops.abs(distance), float(self.window)), real[:, None, :])
-
-        scores = ops.where(valid, scores, ops.full_like(scores, -1e9))
-        weights = ops.softmax(scores, axis=-1) * ops.cast(valid, "float32")
-        if self.mode == "predictive":
-            sigma = self.window / 2.0
-            weights = weights * ops.exp(-ops.square(distance) / (2.0 * sigma * sigma))
-        weights = ops.cast(weights, self.compute_dtype)
-        context = ops.matmul(weights, ops.cast(values, self.compute_dtype))
-        if one_step:
-            context = ops.squeeze(context, 1)
-            weights = ops.squeeze(weights, 1)
-        return context, weights
+        if self.mode == "monotonic":
+            return window, None
+        sigma = self.window / 2.0
+        return window, ops.exp(-ops.square(distance) / (2.0 * sigma * sigma))
 
     def get_config(self):
         return {

@@ -4,7 +4,16 @@ import keras
 import numpy as np
 import pytest
 
-from keras_seq2seq.layers import ConcatAttention, DotAttention, GeneralAttention
+from keras_seq2seq.constants import ATTENTION_NAMES
+from keras_seq2seq.layers import (
+    ATTENTION_SCORES,
+    ConcatAttention,
+    DotAttention,
+    GeneralAttention,
+    make_score_layer,
+    masked_softmax,
+)
+from tests.helpers import run_model_saving_test, run_serialization_test
 
 RNG = np.random.default_rng(0)
 B, TQ, TS, D = 2, 3, 5, 4
@@ -190,9 +199,7 @@ def test_concat_bad_arguments(bad):
 
 @pytest.mark.parametrize("make", LAYERS)
 def test_config_round_trip_is_exact(make):
-    layer = make()
-    config = layer.get_config()
-    assert type(layer).from_config(config).get_config() == config
+    run_serialization_test(make())
 
 
 def test_keras_file_round_trip_inside_functional_model(tmp_path):
@@ -203,10 +210,95 @@ def test_keras_file_round_trip_inside_functional_model(tmp_path):
         outputs.extend(layer(q_in, v_in))
     outputs.extend(DotAttention(scale=True)(keras.layers.Dense(4)(q_in), v_in))
     model = keras.Model([q_in, v_in], outputs)
-    q, v = _inputs(dq=3, dv=4)
-    expected = model.predict([q, v], verbose=0)
-    path = tmp_path / "attention.keras"
-    model.save(path)
-    restored = keras.models.load_model(path)
-    for a, b in zip(expected, restored.predict([q, v], verbose=0)):
-        np.testing.assert_array_equal(a, b)
+    run_model_saving_test(model, list(_inputs(dq=3, dv=4)), tmp_path)
+
+
+@pytest.mark.parametrize("make", LAYERS)
+def test_compute_scores_and_attend_are_what_call_does(make):
+    q, v = _inputs()
+    mask = np.array([[1, 1, 0, 1, 0], [0, 0, 0, 0, 0]], bool)
+    layer = make()
+    context, weights = layer(q, v, values_mask=mask)
+    scores = layer.compute_scores(q, layer.precompute(v))
+    assert tuple(scores.shape) == (B, TQ, TS)
+    c, w = layer.attend(keras.ops.cast(scores, "float32"), v, mask)
+    np.testing.assert_array_equal(np.asarray(w), np.asarray(weights))
+    np.testing.assert_array_equal(np.asarray(c), np.asarray(context))
+    if isinstance(layer, DotAttention):
+        raw = q @ v.transpose(0, 2, 1)
+        raw = raw / np.sqrt(D) if layer.scale else raw
+        np.testing.assert_allclose(scores, raw, rtol=1e-5, atol=1e-6)
+
+
+def test_attend_multiplies_extra_weights_after_the_softmax():
+    q, v = _inputs()
+    layer = DotAttention()
+    scores = keras.ops.convert_to_tensor(q @ v.transpose(0, 2, 1))
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
+    extra = RNG.uniform(size=(B, TQ, TS)).astype("float32")
+    context, weights = layer.attend(scores, v, mask, extra_weights=extra)
+    _, ref_w = _np_attention(np.asarray(scores), v, mask)
+    np.testing.assert_allclose(weights, ref_w * extra, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(context, (ref_w * extra) @ v, rtol=1e-5, atol=1e-6)
+    assert (np.asarray(weights)[0, :, 3:] == 0).all()
+
+
+def test_masked_softmax_takes_one_mask_per_query_step():
+    scores = RNG.normal(size=(B, TQ, TS)).astype("float32")
+    mask = RNG.uniform(size=(B, TQ, TS)) < 0.6
+    mask[0, 0] = False  # a row with nothing to attend to
+    weights = np.asarray(masked_softmax(keras.ops.convert_to_tensor(scores), mask))
+    assert (weights[~mask] == 0.0).all() and (weights[0, 0] == 0.0).all()
+    rows = mask.any(-1)
+    np.testing.assert_allclose(weights.sum(-1)[rows], 1.0, atol=1e-6)
+    np.testing.assert_allclose(weights[rows], _softmax(scores[rows], mask[rows]),
+                               rtol=1e-5, atol=1e-6)
+    # A (batch, Ts) mask is the same mask for every step.
+    flat = mask[:, 0]
+    np.testing.assert_array_equal(
+        masked_softmax(scores, flat),
+        masked_softmax(scores, np.broadcast_to(flat[:, None], scores.shape)))
+
+
+@pytest.mark.parametrize("make", LAYERS)
+def test_global_attention_accepts_and_ignores_positions_and_training(make):
+    """The one-step call with positions is in test_local_attention (all layers)."""
+    q, v = _inputs()
+    layer = make()
+    plain = layer(q, v)
+    given = layer(q, v, keys=layer.precompute(v),
+                  positions=RNG.integers(0, 9, (B, TQ)).astype("int32"), training=True)
+    for a, b in zip(plain, given):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_attention_scores_are_keyed_by_the_constants():
+    assert tuple(ATTENTION_SCORES) == ATTENTION_NAMES
+    assert list(ATTENTION_SCORES.values()) == [DotAttention, GeneralAttention,
+                                               ConcatAttention]
+
+
+@pytest.mark.parametrize("name", ATTENTION_NAMES)
+def test_make_score_layer_builds_each_score(name):
+    layer = make_score_layer(name, 6, depth=2, scale=True, name="att",
+                             dtype="mixed_bfloat16")
+    assert type(layer) is ATTENTION_SCORES[name]
+    assert layer.name == "att" and layer.dtype_policy.name == "mixed_bfloat16"
+    config = layer.get_config()
+    if name == "dot":
+        assert config["scale"] is True
+    elif name == "concat":
+        assert (config["units"], config["depth"]) == (6, 2)
+    assert make_score_layer(name, 6).get_config().get("scale", False) is False
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, match",
+    [(("bahdanau", 4), {}, "`score`.*bahdanau"),
+     (("concat",), {}, "`units`.*units=None"),
+     (("concat", 4), {"depth": 0}, "`depth`"),
+     (("dot",), {"scale": "yes"}, "`scale`")],
+)
+def test_make_score_layer_names_a_bad_argument(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_score_layer(*args, **kwargs)

@@ -11,8 +11,14 @@ import keras
 import numpy as np
 import pytest
 
-from keras_seq2seq.layers.attention import GeneralAttention
+from keras_seq2seq.layers.attention import (
+    ConcatAttention,
+    DotAttention,
+    GeneralAttention,
+    LuongAttention,
+)
 from keras_seq2seq.layers.local_attention import LocalAttention
+from tests.helpers import run_model_saving_test, run_serialization_test
 
 RNG = np.random.default_rng(0)
 B, TQ, TS, DQ, DV, UNITS = 2, 7, 9, 4, 4, 5
@@ -95,8 +101,10 @@ def test_matches_numpy_all_steps_and_one_step(score, mode):
     # The windows really cut something off (D=2 over 6 or 9 positions).
     assert (np.asarray(weights)[:, :, :6] == 0).any()
     if mode == "predictive":
-        # Real-valued aligned positions inside [0, S-1]; weights sum to at most 1.
-        assert (ref_p >= 0).all() and (ref_p <= MASK.sum(-1)[:, None] - 1).all()
+        # The aligned positions are real-valued (so the Gaussian above is checked at
+        # fractional distances), not the steps t of local-m; weights sum to at most 1.
+        assert not np.allclose(ref_p, np.round(ref_p))
+        assert not np.allclose(ref_p, np.arange(TQ))
         assert (np.asarray(weights).sum(-1) <= 1 + 1e-6).all()
     keys = layer.precompute(v)
     for t in range(TQ):
@@ -263,6 +271,59 @@ def test_bad_call_arguments_name_the_argument():
     assert tuple(c.shape) == (B, DV) and tuple(w.shape) == (B, TS)
 
 
+@pytest.mark.parametrize("score", SCORES)
+def test_compute_scores_are_the_inner_scores(score):
+    q, v = _inputs()
+    layer = _make(score, "predictive")
+    scores = layer.compute_scores(q, layer.precompute(v))
+    np.testing.assert_array_equal(
+        np.asarray(scores),
+        np.asarray(layer.score_layer.compute_scores(q, layer.score_layer.precompute(v))))
+    np.testing.assert_allclose(scores, _np_scores(layer, q, v), rtol=1e-4, atol=1e-4)
+
+
+ALL_LAYERS = [
+    lambda: DotAttention(),
+    lambda: GeneralAttention(),
+    lambda: ConcatAttention(UNITS, depth=2),
+    lambda: LocalAttention("general", "monotonic", window=2),
+    lambda: LocalAttention("concat", "predictive", window=2, units=UNITS),
+]
+
+
+def test_every_attention_layer_has_the_same_call_arguments():
+    import inspect
+    expected = list(inspect.signature(LuongAttention.call).parameters)
+    assert expected == ["self", "query", "values", "values_mask", "keys", "positions",
+                        "training"]
+    for cls in (DotAttention, GeneralAttention, ConcatAttention, LocalAttention):
+        assert list(inspect.signature(cls.call).parameters) == expected
+
+
+@pytest.mark.parametrize("make", ALL_LAYERS)
+def test_every_attention_layer_takes_the_decoders_step_call(make):
+    """The decoder calls any attention layer the same way, at every step."""
+    q, v = _inputs()
+    layer = make()
+    full_c, full_w = layer(q, v, values_mask=MASK)
+    keys = layer.precompute(v)
+    for t in (0, 3, TQ - 1):
+        c, w = layer(q[:, t], v, values_mask=MASK, keys=keys,
+                     positions=np.full((B,), t, "int32"))
+        assert tuple(c.shape) == (B, DV) and tuple(w.shape) == (B, TS)
+        np.testing.assert_allclose(w, np.asarray(full_w)[:, t], atol=1e-6)
+        np.testing.assert_allclose(c, np.asarray(full_c)[:, t], atol=1e-6)
+
+
+def test_numpy_int_arguments_become_python_ints():
+    layer = LocalAttention("concat", "predictive", window=np.int64(3), units=np.int32(4),
+                           depth=np.int64(2))
+    config = layer.get_config()
+    assert [(config[k], type(config[k])) for k in ("window", "units", "depth")] == [
+        (3, int), (4, int), (2, int)]
+    assert layer.score_layer.get_config()["units"] == 4
+
+
 CONFIGS = [
     {"score": "dot", "mode": "monotonic", "window": 0, "scale": True},
     {"score": "general", "mode": "predictive", "window": 3, "units": 6},
@@ -277,11 +338,8 @@ def test_config_round_trip_is_exact(kwargs):
     config = layer.get_config()
     for key, value in kwargs.items():
         assert config[key] == value
-    restored = LocalAttention.from_config(config)
-    assert restored.get_config() == config
+    restored = run_serialization_test(layer)
     assert restored.score_layer.get_config() == layer.score_layer.get_config()
-    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
-    assert isinstance(again, LocalAttention) and again.get_config() == config
 
 
 def _functional_model():
@@ -322,11 +380,7 @@ def test_keras_file_round_trip_inside_functional_model(tmp_path):
     positions = np.broadcast_to(data[4][:, None], (B, TQ))
     _, ref_w, _ = _np_local(local[-1], data[0], data[1], MASK, positions=positions)
     np.testing.assert_allclose(expected[-1], ref_w[:, 4], atol=1e-5)
-    path = tmp_path / "local.keras"
-    model.save(path)
-    restored = keras.models.load_model(path)
-    for a, b in zip(expected, restored.predict(data, verbose=0)):
-        np.testing.assert_array_equal(a, b)
+    run_model_saving_test(model, data, tmp_path)
 
 
 BACKEND_SCRIPT = textwrap.dedent("""
