@@ -1,21 +1,16 @@
-"""Shared fixtures: tracing seq2seq graphs is slow, so built models are shared."""
+"""Shared fixtures: tracing seq2seq graphs is slow, so built models are shared.
+
+Helpers for test modules live in `tests/helpers.py`; import them from there, not from
+this file.
+"""
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-
-def reverse_task(n=512, length=6, vocabulary_size=12, seed=0):
-    """A tiny reversal task as id arrays: ((source, decoder_input), target)."""
-    rng = np.random.default_rng(seed)
-    source = rng.integers(4, vocabulary_size, (n, length)).astype("int32")
-    target = source[:, ::-1]
-    decoder_input = np.concatenate([np.full((n, 1), 2, "int32"), target], axis=1)
-    labels = np.concatenate([target, np.full((n, 1), 3, "int32")], axis=1)
-    return source, decoder_input, labels
+from tests.helpers import reverse_task  # noqa: E402
 
 
 @pytest.fixture(scope="session")

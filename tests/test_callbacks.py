@@ -40,7 +40,7 @@ def test_switch_arguments_are_checked(bad, name):
 
 
 def test_time_budget_stops_training(trained_reverse_model):
-    from tests.conftest import reverse_task
+    from tests.helpers import reverse_task
 
     source, decoder_input, labels = reverse_task(n=256)
     model = ks.Seq2Seq(12, 12, embedding_dim=8, units=16)
@@ -55,7 +55,7 @@ def test_time_budget_stops_training(trained_reverse_model):
 
 
 def test_time_warmdown_decays_the_rate_linearly_over_the_end_of_the_budget():
-    from tests.conftest import reverse_task
+    from tests.helpers import reverse_task
 
     now = [0.0]
     warmdown = ks.TimeWarmdown(minutes=10, fraction=0.4, final_factor=0.1,
@@ -91,7 +91,7 @@ def test_time_warmdown_arguments_are_checked(bad, name):
 
 
 def test_time_warmdown_refuses_a_schedule_optimizer():
-    from tests.conftest import reverse_task
+    from tests.helpers import reverse_task
 
     source, decoder_input, labels = reverse_task(n=16)
     model = ks.Seq2Seq(12, 12, embedding_dim=8, units=16)
@@ -112,7 +112,7 @@ def mixed_float16():
 
 
 def test_time_warmdown_refuses_a_schedule_under_mixed_float16_before_any_step(mixed_float16):
-    from tests.conftest import reverse_task
+    from tests.helpers import reverse_task
 
     source, decoder_input, labels = reverse_task(n=16)
     model = ks.Seq2Seq(12, 12, embedding_dim=8, units=16)
@@ -134,7 +134,7 @@ def test_time_warmdown_refuses_a_schedule_under_mixed_float16_before_any_step(mi
 
 
 def test_time_warmdown_decays_a_loss_scale_optimizer_s_inner_rate(mixed_float16):
-    from tests.conftest import reverse_task
+    from tests.helpers import reverse_task
 
     now = [0.0]
     warmdown = ks.TimeWarmdown(minutes=10, fraction=0.4, final_factor=0.1,

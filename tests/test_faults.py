@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import keras_seq2seq as ks
-from tests.conftest import reverse_task
+from tests.helpers import reverse_task
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -43,7 +43,7 @@ KILLED_RUN = textwrap.dedent("""
     import os, signal, sys
     import keras
     import keras_seq2seq as ks
-    from tests.conftest import reverse_task
+    from tests.helpers import reverse_task
 
     keras.utils.set_random_seed(3)
     source, decoder_input, labels = reverse_task(n=192)

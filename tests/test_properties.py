@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import keras_seq2seq as ks
 from keras_seq2seq.decoding import beam_search, greedy_decode
 from keras_seq2seq.layers import ConcatAttention, DotAttention, GeneralAttention
-from tests.conftest import reverse_task
+from tests.helpers import reverse_task, run_model_saving_test
 
 LAYERS = [DotAttention(), GeneralAttention(), ConcatAttention(4, depth=2)]
 SETTINGS = settings(max_examples=25, deadline=None,
@@ -99,10 +99,7 @@ def test_save_load_preserves_outputs(cell_type, attention, input_feeding, local,
     source[1, length // 2 + 1:] = 0
     decoder_input = rng.integers(2, 10, (2, 4)).astype("int32")
     with tempfile.TemporaryDirectory() as folder:
-        model.save(f"{folder}/m.keras")
-        restored = keras.models.load_model(f"{folder}/m.keras")
-    np.testing.assert_array_equal(restored((source, decoder_input)),
-                                  model((source, decoder_input)))
+        restored = run_model_saving_test(model, (source, decoder_input), folder)
     np.testing.assert_array_equal(restored.generate(source).ids, model.generate(source).ids)
 
 
@@ -110,7 +107,7 @@ OP_DETERMINISM = """
 import numpy as np, tensorflow as tf, keras
 tf.config.experimental.enable_op_determinism()
 import keras_seq2seq as ks
-from tests.conftest import reverse_task
+from tests.helpers import reverse_task
 source, decoder_input, labels = reverse_task(n=128)
 def train():
     keras.utils.set_random_seed(11)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import keras_seq2seq as ks
-from tests.conftest import reverse_task
+from tests.helpers import reverse_task
 
 
 class Interrupt(keras.callbacks.Callback):

@@ -158,7 +158,7 @@ def test_reloaded_model_continues_fit_where_it_stopped(tmp_path):
     with `keras.models.load_model` (no custom_objects): same optimizer moments, and
     `fit` continues with the ratio the schedule gives at the restored step and ends
     with the weights of the uninterrupted run."""
-    from tests.conftest import reverse_task
+    from tests.helpers import reverse_task
 
     source, decoder_input, labels = reverse_task(n=128)
     fit = dict(x=(source, decoder_input), y=labels, batch_size=32, verbose=0,

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from keras_seq2seq import schedules
+from tests.helpers import run_serialization_test
 
 STEPS = np.array([0, 1, 10, 100, 1000, 5000], "float32")
 
@@ -77,6 +78,7 @@ def test_out_of_range_parameters_name_the_argument(make, name):
     schedules.PiecewiseConstant([10, 20], [1.0, 0.5, 0.0]),
 ])
 def test_keras_serialization_round_trip(schedule):
+    run_serialization_test(schedule)
     restored = keras.saving.deserialize_keras_object(schedules.serialize(schedule))
     assert restored == schedule
     np.testing.assert_allclose(_values(restored), _values(schedule))

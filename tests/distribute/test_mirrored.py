@@ -15,7 +15,7 @@ SCRIPT = textwrap.dedent("""
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
     import keras_seq2seq as ks
-    from tests.conftest import reverse_task
+    from tests.helpers import reverse_task
 
     source, decoder_input, labels = reverse_task(n=16)
     labels[:8, 4:] = 0          # uneven padding: replicas hold different token counts

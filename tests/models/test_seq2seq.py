@@ -7,7 +7,8 @@ import tensorflow as tf
 
 import keras_seq2seq as ks
 from keras_seq2seq import schedules
-from tests.conftest import reverse_task
+from keras_seq2seq.models import scheduled_sampling
+from tests.helpers import reverse_task, run_model_saving_test, run_serialization_test
 
 SMALL = dict(embedding_dim=8, units=16)
 
@@ -21,9 +22,7 @@ def test_config_round_trip_and_functional_graph():
                          attention="concat", attention_depth=2, input_feeding=True,
                          teacher_forcing={"name": "inverse_sigmoid", "k": 50},
                          teacher_forcing_granularity="token", label_smoothing=0.1)
-    config = model.get_config()
-    restored = ks.Seq2Seq.from_config(config)
-    assert restored.get_config() == config
+    restored = run_serialization_test(model)
     assert restored.teacher_forcing == schedules.InverseSigmoidDecay(50)
     assert [i.name for i in model.inputs] == ["source_ids", "decoder_input_ids"]
     assert {layer.name for layer in model.layers} >= {"encoder", "decoder"}
@@ -66,11 +65,11 @@ def test_token_coins_are_stateless_draws_keyed_on_seed_and_step():
     a = model.scheduled_forward(source, decoder_input, tf.constant(0.5), 3)
     b = model.scheduled_forward(source, decoder_input, tf.constant(0.5), 3)
     np.testing.assert_array_equal(a, b)
-    coins = tf.random.stateless_uniform(decoder_input.shape, seed=model._step_key(3, 1))
+    coins = tf.random.stateless_uniform(
+        decoder_input.shape, seed=scheduled_sampling.step_key(model.seed, 3, 1))
     use_truth = coins.numpy() < 0.5
-    expected = model.decoder.run_loop(
-        decoder_input, *model._encode(source)[:2], model._encode(source)[2],
-        use_truth=use_truth)
+    expected = scheduled_sampling.sequential_logits(
+        model.decoder, decoder_input, *model.encode_source(source), use_truth=use_truth)
     np.testing.assert_allclose(a, expected, atol=1e-6)
 
 
@@ -155,14 +154,9 @@ def test_switch_callback_caps_the_ratio_and_survives_saving(tmp_path):
 
 @pytest.mark.slow
 def test_keras_file_round_trip(trained_reverse_model, tmp_path):
-    path = tmp_path / "model.keras"
-    trained_reverse_model.save(path)
-    restored = keras.models.load_model(path)
-    assert type(restored) is ks.Seq2Seq
-    assert restored.get_config() == trained_reverse_model.get_config()
     source, decoder_input, _ = reverse_task(n=16, seed=9)
-    np.testing.assert_array_equal(restored((source, decoder_input)),
-                                  trained_reverse_model((source, decoder_input)))
+    restored = run_model_saving_test(trained_reverse_model, (source, decoder_input), tmp_path)
+    assert type(restored) is ks.Seq2Seq
     np.testing.assert_array_equal(restored.generate(source).ids,
                                   trained_reverse_model.generate(source).ids)
     assert int(restored.optimizer.iterations) == int(trained_reverse_model.optimizer.iterations)
@@ -188,7 +182,8 @@ def test_parallel_scheduled_sampling_mixes_shifted_predictions():
                          teacher_forcing_mode="parallel", parallel_passes=2)
     got = model.scheduled_forward(source, decoder_input, tf.constant(0.5), 4)
     # Reference: the same two passes written out with numpy.
-    coins = tf.random.stateless_uniform(decoder_input.shape, seed=model._step_key(4, 1))
+    coins = tf.random.stateless_uniform(
+        decoder_input.shape, seed=scheduled_sampling.step_key(model.seed, 4, 1))
     use_truth = coins.numpy() < 0.5
     use_truth[:, 0] = True
     inputs = decoder_input
@@ -203,7 +198,7 @@ def test_parallel_scheduled_sampling_mixes_shifted_predictions():
     model.compile(optimizer="adam")
     history = model.fit((source, decoder_input), labels, batch_size=4, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
-    assert ks.Seq2Seq.from_config(model.get_config()).teacher_forcing_mode == "parallel"
+    assert run_serialization_test(model).teacher_forcing_mode == "parallel"
 
 
 @pytest.mark.slow

@@ -66,7 +66,7 @@ def test_keras_round_trip_keeps_tokenizers_and_translations(trained_text_model, 
 
 @pytest.mark.parametrize("local", ["monotonic", "predictive"])
 def test_local_attention_models_train_decode_and_save(local, tmp_path):
-    from tests.conftest import reverse_task
+    from tests.helpers import reverse_task, run_model_saving_test
 
     source, decoder_input, labels = reverse_task(n=128)
     model = ks.Seq2Seq(12, 12, embedding_dim=8, units=16, local_attention=local,
@@ -83,9 +83,7 @@ def test_local_attention_models_train_decode_and_save(local, tmp_path):
         for t in range(6):
             outside = [s for s in range(6) if abs(s - t) > 2]
             assert (weights[:, t, outside] == 0).all()
-    path = tmp_path / "local.keras"
-    model.save(path)
-    restored = keras.models.load_model(path)
+    restored = run_model_saving_test(model, (source[:4], decoder_input[:4]), tmp_path)
     np.testing.assert_array_equal(restored.generate(source[:4], max_length=8).ids, greedy.ids)
 
 
