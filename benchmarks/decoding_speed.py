@@ -1,32 +1,30 @@
-"""Decoding speed: greedy against beam search (the previous and the current one).
+"""Decoding speed: greedy decoding against beam search, in memory and through SavedModels.
 
     python benchmarks/decoding_speed.py [--quick] [--json PATH] [--beam-width 5]
 
-Builds the Multi30k-shaped model of `benchmarks/run.py` (embedding 256, bidirectional
-GRU encoder of 256 units a direction, GRU decoder of 512, general attention,
-vocabularies 8,000 / 6,000), untrained and seeded, and decodes random source ids of
-10-20 tokens. As in `run.py`'s `bench_decoding`, the work is fixed: an untrained model
-stops anywhere, so every call runs with `max_length` = its (made-up) reference length
-+ 1 and `min_length` = that - 1, so every hypothesis runs exactly `max_length` steps.
-`min_length` is passed as a tensor so that one traced function serves every call.
+Builds the Multi30k-shaped model of the other benchmarks (`benchmarks/common.py`:
+embedding 256, bidirectional GRU encoder of 256 units a direction, GRU decoder of 512,
+general attention, vocabularies 8,000 / 6,000), untrained and seeded, and decodes
+random source ids of 10-20 tokens. As in `generate_speed.py`, the work is fixed: an
+untrained model stops anywhere, so every call runs with `max_length` = its (made-up)
+reference length + 1 and `min_length` = that - 1, so every hypothesis runs exactly
+`max_length` steps. `min_length` is passed as a tensor so that one traced function
+serves every call.
 
-Three decoders run through the same wrapper (what `Seq2Seq._generate` does: encode,
-`initial_step_state`, decoder over `model.decoder.step`, the source mask passed to
-beam search): `greedy_decode`, the beam search before the rewrite
-(`benchmarks/_beam_search_before.py`, the file as it was at the last commit) and the
-current `keras_seq2seq.decoding.beam_search`.
+Both decoders run through `model.search` in one traced function each (what
+`generate` runs: encode, `initial_step_state`, the decoder over `model.decoder.step`,
+the source mask passed to beam search): `keras_seq2seq.decoding.greedy_decode` and
+`beam_search`. (The beam
+search before its step-record rewrite, which this script also timed, was
+`benchmarks/_beam_search_before.py`; it is in the git history.)
 
-Measured in one process, interleaved so that machine noise hits every decoder alike:
+Measured in one process, interleaved so that machine noise hits both decoders alike:
 
 * throughput at batch 64: in every round every batch is decoded by each decoder in
   turn (the order rotates every batch); sentences/s is the median over rounds, and
   the beam/greedy time ratio is the median over (round, batch) pairs;
 * single-sentence latency: each sentence is decoded by each decoder in turn (rotating
-  order); p50 / p99 over the calls, and the ratio of the p50s (and of the p99s).
-
-Before timing, the old and the new beam search are checked to give the same ids and
-lengths (and close scores) on the timed batches.
-
+  order); p50 / p99 over the calls, and the ratio of the p50s (and of the p99s);
 * SavedModel latency (the figure a server sees): the same model, given word
   tokenizers over made-up vocabularies (8,000 / 6,000 words), is exported twice with
   `keras_seq2seq.export.export_translator` (greedy, and beam of `--beam-width`),
@@ -37,36 +35,26 @@ lengths (and close scores) on the timed batches.
 """
 
 import argparse
-import json
 import os
-import platform
+import shutil
 import sys
+import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks import common  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
+from benchmarks.common import RESERVED_TOKENS  # noqa: E402
 
-DIMS = dict(embedding_dim=256, units=512, encoder_units=256,
-            source_vocabulary_size=8000, target_vocabulary_size=6000)
+DIMS = {k: v for k, v in common.FULL_DIMS.items() if k != "batch_size"}
+NAMES = ("greedy", "beam")
 
 
 def build_model(seed=0):
     """The untrained Multi30k-shaped `Seq2Seq` (GRU, general attention, bidirectional)."""
-    import keras
-
-    import keras_seq2seq as ks
-
-    keras.utils.set_random_seed(seed)
-    model = ks.Seq2Seq(
-        DIMS["source_vocabulary_size"], DIMS["target_vocabulary_size"],
-        embedding_dim=DIMS["embedding_dim"], units=DIMS["units"],
-        encoder_units=DIMS["encoder_units"], bidirectional=True, cell_type="gru",
-        attention="general")
+    model = common.build_model(common.spec("ours"), DIMS, seed=seed)
     model((np.ones((1, 3), np.int32), np.ones((1, 2), np.int32)))  # build
     return model
 
@@ -92,7 +80,7 @@ def make_batches(count, batch_size, seed=1):
         lengths = source_lengths[rows]
         ids = np.zeros((batch_size, lengths.max()), np.int32)
         for i, length in enumerate(lengths):
-            ids[i, :length] = rng.integers(4, vocab, size=length)
+            ids[i, :length] = rng.integers(len(RESERVED_TOKENS), vocab, size=length)
             singles.append((ids[i:i + 1, :length].copy(), int(reference[rows][i]) + 1))
         batches.append((ids, int(reference[rows].max()) + 1))
     order = rng.permutation(len(singles))
@@ -100,23 +88,16 @@ def make_batches(count, batch_size, seed=1):
 
 
 def make_decoders(model, beam_width):
-    """Traced `(source_ids, max_length, min_length) -> (ids, lengths)` per decoder."""
+    """Traced `(source_ids, max_length, min_length) -> (ids, lengths, scores)` per
+    decoder: `model.search` (what `generate` runs, without its checks and cache)."""
     import tensorflow as tf
 
-    from benchmarks import _beam_search_before
-    from keras_seq2seq.decoding import beam_search, greedy_decode
-    from keras_seq2seq.decoding.greedy import END_ID, START_ID
-
-    def wrap(decoder, beam):
+    def wrap(method):
         def run(source_ids, max_length, min_length):
-            memory, mask, states = model._encode(source_ids, training=False)
-            state = model.decoder.initial_step_state(memory, mask, states)
-            batch_size = tf.shape(source_ids)[0]
-            options = dict(beam_width=beam_width, source_mask=mask) if beam else {}
-            result = decoder(model.decoder.step, state, batch_size, start_id=START_ID,
-                             end_id=END_ID, max_length=max_length,
-                             min_length=min_length, **options)
-            if beam:
+            options = {"beam_width": beam_width} if method == "beam" else {}
+            result = model.search(source_ids, max_length, method=method,
+                                  min_length=min_length, **options)
+            if method == "beam":
                 return result.ids[:, 0], result.lengths[:, 0], result.scores[:, 0]
             return result.ids, result.lengths, result.scores
 
@@ -124,11 +105,7 @@ def make_decoders(model, beam_width):
             tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int32),
             tf.TensorSpec([], tf.int32)])
 
-    return {
-        "greedy": wrap(greedy_decode, False),
-        "beam_old": wrap(_beam_search_before.beam_search, True),
-        "beam_new": wrap(beam_search, True),
-    }
+    return {name: wrap(name) for name in NAMES}
 
 
 def savedmodel_latency(model, beam_width, calls, seed=3):
@@ -144,16 +121,15 @@ def savedmodel_latency(model, beam_width, calls, seed=3):
         A dict with `greedy` and `beam` entries (`p50_ms`, `p99_ms`, `mean_ms`,
         `calls`) and the ratios of the beam p50 and p99 to greedy's.
     """
-    import tempfile
-
     import tensorflow as tf
 
     import keras_seq2seq as ks
     from keras_seq2seq.export import export_translator
-    from keras_seq2seq.text import RESERVED_TOKENS, WordTokenizer
+    from keras_seq2seq.text import WordTokenizer
 
-    source_words = [f"s{i}" for i in range(DIMS["source_vocabulary_size"] - 4)]
-    target_words = [f"t{i}" for i in range(DIMS["target_vocabulary_size"] - 4)]
+    reserved = len(RESERVED_TOKENS)
+    source_words = [f"s{i}" for i in range(DIMS["source_vocabulary_size"] - reserved)]
+    target_words = [f"t{i}" for i in range(DIMS["target_vocabulary_size"] - reserved)]
     config = model.get_config()
     config.update(
         source_tokenizer=WordTokenizer(list(RESERVED_TOKENS) + source_words,
@@ -176,42 +152,101 @@ def savedmodel_latency(model, beam_width, calls, seed=3):
     endpoints = {name: module.translate for name, module in loaded.items()}
     times = {name: [] for name in endpoints}
     for j, sentence in enumerate(sentences):
-        order = ["greedy", "beam"] if j % 2 == 0 else ["beam", "greedy"]
-        for name in order:
+        for name in common.rotated(NAMES, j):
             start = time.perf_counter()
             out = endpoints[name](tf.constant([sentence]))
             out["translations"].numpy()
             if j >= 3:
                 times[name].append(time.perf_counter() - start)
-    result = {}
-    for name, values in times.items():
-        values = np.array(values) * 1e3
-        result[name] = {"calls": len(values), "p50_ms": float(np.percentile(values, 50)),
-                        "p99_ms": float(np.percentile(values, 99)),
-                        "mean_ms": float(values.mean())}
-    result["beam_width"] = beam_width
-    result["steps"] = 20
+    result = {name: common.latency_summary(values) for name, values in times.items()}
+    result.update(beam_width=beam_width, steps=20)
     result["p50_ratio"] = result["beam"]["p50_ms"] / result["greedy"]["p50_ms"]
     result["p99_ratio"] = result["beam"]["p99_ms"] / result["greedy"]["p99_ms"]
-    import shutil
-
     shutil.rmtree(folder, ignore_errors=True)
     return result
 
 
-def _call(function, source, cap):
-    ids, lengths, scores = function(source, np.int32(cap), np.int32(cap - 1))
-    return ids.numpy(), lengths.numpy(), scores.numpy()
-
-
 def timed(function, source, cap):
     start = time.perf_counter()
-    out = _call(function, source, cap)
+    ids, lengths, scores = function(source, np.int32(cap), np.int32(cap - 1))
+    out = ids.numpy(), lengths.numpy(), scores.numpy()
     return time.perf_counter() - start, out
 
 
-def quartiles(values):
-    return [float(np.percentile(values, 25)), float(np.percentile(values, 75))]
+def throughput(decoders, batches, rounds, batch_size):
+    """Sentences/s per decoder (rounds over the batches, decoders alternating)."""
+    seconds = {name: np.zeros((rounds, len(batches))) for name in NAMES}
+    out_lengths = {name: [] for name in NAMES}
+    turn = 0
+    for r in range(rounds):
+        for b, (source, cap) in enumerate(batches):
+            for name in common.rotated(NAMES, turn):
+                seconds[name][r, b], out = timed(decoders[name], source, cap)
+                out_lengths[name].extend(out[1].tolist())
+            turn += 1
+        print(f"  round {r + 1}/{rounds}: " + ", ".join(
+            f"{n}={len(batches) * batch_size / seconds[n][r].sum():.1f} sent/s"
+            for n in NAMES), flush=True)
+    result = {}
+    for name in NAMES:
+        per_round = len(batches) * batch_size / seconds[name].sum(axis=1)
+        result[name] = {"sentences_per_second": float(np.median(per_round)),
+                        "range": [float(per_round.min()), float(per_round.max())],
+                        "mean_output_length": float(np.mean(out_lengths[name]))}
+    pairs = (seconds["beam"] / seconds["greedy"]).ravel()
+    result["beam"].update(time_ratio_to_greedy=float(np.median(pairs)),
+                          time_ratio_iqr=common.quartiles(pairs))
+    return result
+
+
+def latency(decoders, singles):
+    """p50 / p99 ms per decoder of single sentences, decoders alternating call by call."""
+    times = {name: [] for name in NAMES}
+    for i, (source, cap) in enumerate(singles):
+        for name in common.rotated(NAMES, i):
+            times[name].append(timed(decoders[name], source, cap)[0])
+    result = {name: common.latency_summary(times[name]) for name in NAMES}
+    beam, greedy = result["beam"], result["greedy"]
+    beam.update(p50_ratio_to_greedy=beam["p50_ms"] / greedy["p50_ms"],
+                p99_ratio_to_greedy=beam["p99_ms"] / greedy["p99_ms"],
+                per_call_ratio_median=float(np.median(
+                    np.array(times["beam"]) / np.array(times["greedy"]))))
+    return result
+
+
+def print_tables(result, labels):
+    """The in-memory throughput and latency tables."""
+    tp, lat = result["throughput"], result["latency"]
+    beam_tp, beam_lat = tp["beam"], lat["beam"]
+    iqr = beam_tp["time_ratio_iqr"]
+    print(f"\nBatch {result['batch_size']}, {result['batches']} batches x "
+          f"{result['rounds']} rounds, {result['mean_cap']:.1f} steps a batch on average:")
+    ratios = {"greedy": "1",
+              "beam": f"{beam_tp['time_ratio_to_greedy']:.2f} ({iqr[0]:.2f}-{iqr[1]:.2f})"}
+    print(common.table(
+        ["decoder", "sentences/s (median, min-max)", "time / greedy (median, IQR)"],
+        [[labels[name], f"{tp[name]['sentences_per_second']:.1f} "
+          f"({tp[name]['range'][0]:.1f}-{tp[name]['range'][1]:.1f})", ratios[name]]
+         for name in NAMES]))
+    print(f"\nSingle sentence, {lat['greedy']['calls']} calls, "
+          f"{result['latency_mean_cap']:.1f} steps on average:")
+    extra = {"greedy": ["1", "1", "1"],
+             "beam": [f"{beam_lat[key]:.2f}" for key in (
+                 "p50_ratio_to_greedy", "p99_ratio_to_greedy", "per_call_ratio_median")]}
+    print(common.table(
+        ["decoder", "p50 ms", "p99 ms", "p50 / greedy", "p99 / greedy", "per-call ratio"],
+        [[labels[name], f"{lat[name]['p50_ms']:.1f}", f"{lat[name]['p99_ms']:.1f}"]
+         + extra[name] for name in NAMES]))
+    print(f"({result['seconds']:.0f} s for the in-memory measurements)")
+
+
+def print_savedmodel_table(saved, labels):
+    print(f"\nSavedModel `translate`, one sentence a call, {saved['steps']} steps, "
+          f"{saved['greedy']['calls']} calls each:")
+    print(common.table(["export", "p50 ms", "p99 ms", "mean ms"], [
+        [labels[name], f"{saved[name]['p50_ms']:.1f}", f"{saved[name]['p99_ms']:.1f}",
+         f"{saved[name]['mean_ms']:.1f}"] for name in NAMES]))
+    print(f"beam / greedy: p50 {saved['p50_ratio']:.2f}x, p99 {saved['p99_ratio']:.2f}x")
 
 
 def main(argv=None):
@@ -231,145 +266,37 @@ def main(argv=None):
     rounds = args.rounds or (3 if args.quick else 5)
     latency_calls = args.latency_calls or (30 if args.quick else 100)
 
-    import tensorflow as tf
-
     began = time.perf_counter()
     model = build_model()
     decoders = make_decoders(model, args.beam_width)
-    names = list(decoders)
     batches, singles = make_batches(batches_n, args.batch_size)
     singles = singles[:latency_calls + 3]
-
-    # Warm-up (one trace per decoder) and the old == new check.
     first_call = {}
-    agreement = {"batches": 0, "ids_equal": True, "lengths_equal": True,
-                 "max_score_difference": 0.0}
-    for b, (source, cap) in enumerate(batches):
-        outs = {}
-        for name in names:
-            seconds, outs[name] = timed(decoders[name], source, cap)
-            first_call.setdefault(name, seconds)
-        old, new = outs["beam_old"], outs["beam_new"]
-        agreement["batches"] += 1
-        agreement["ids_equal"] &= bool(np.array_equal(old[0], new[0]))
-        agreement["lengths_equal"] &= bool(np.array_equal(old[1], new[1]))
-        agreement["max_score_difference"] = max(
-            agreement["max_score_difference"], float(np.max(np.abs(old[2] - new[2]))))
+    for source, cap in batches:  # warm-up: one trace per decoder
+        for name in NAMES:
+            first_call.setdefault(name, timed(decoders[name], source, cap)[0])
     for source, cap in singles[:3]:
-        for name in names:
-            _call(decoders[name], source, cap)
-
-    # Throughput: rounds over the batches, decoders alternating batch by batch.
-    seconds = {name: np.zeros((rounds, len(batches))) for name in names}
-    out_lengths = {name: [] for name in names}
-    turn = 0
-    for r in range(rounds):
-        for b, (source, cap) in enumerate(batches):
-            order = names[turn % len(names):] + names[:turn % len(names)]
-            turn += 1
-            for name in order:
-                seconds[name][r, b], out = timed(decoders[name], source, cap)
-                out_lengths[name].extend(out[1].tolist())
-        print(f"  round {r + 1}/{rounds}: " + ", ".join(
-            f"{n}={len(batches) * args.batch_size / seconds[n][r].sum():.1f} sent/s"
-            for n in names), flush=True)
-    sentences = len(batches) * args.batch_size
-    throughput = {}
-    for name in names:
-        per_round = sentences / seconds[name].sum(axis=1)
-        throughput[name] = {
-            "sentences_per_second": float(np.median(per_round)),
-            "range": [float(per_round.min()), float(per_round.max())],
-            "mean_output_length": float(np.mean(out_lengths[name])),
-        }
-    for name in ("beam_old", "beam_new"):
-        pairs = (seconds[name] / seconds["greedy"]).ravel()
-        throughput[name]["time_ratio_to_greedy"] = float(np.median(pairs))
-        throughput[name]["time_ratio_iqr"] = quartiles(pairs)
-    pairs = (seconds["beam_old"] / seconds["beam_new"]).ravel()
-    throughput["beam_new"]["speedup_over_old"] = float(np.median(pairs))
-
-    # Single-sentence latency, decoders alternating call by call.
-    times = {name: [] for name in names}
-    for i, (source, cap) in enumerate(singles[3:]):
-        order = names[i % len(names):] + names[:i % len(names)]
-        for name in order:
-            times[name].append(timed(decoders[name], source, cap)[0])
-    latency = {}
-    for name in names:
-        values = np.array(times[name]) * 1e3
-        latency[name] = {"calls": len(values), "p50_ms": float(np.percentile(values, 50)),
-                         "p99_ms": float(np.percentile(values, 99)),
-                         "mean_ms": float(values.mean())}
-    for name in ("beam_old", "beam_new"):
-        latency[name]["p50_ratio_to_greedy"] = (
-            latency[name]["p50_ms"] / latency["greedy"]["p50_ms"])
-        latency[name]["p99_ratio_to_greedy"] = (
-            latency[name]["p99_ms"] / latency["greedy"]["p99_ms"])
-        per_call = np.array(times[name]) / np.array(times["greedy"])
-        latency[name]["per_call_ratio_median"] = float(np.median(per_call))
-
+        for name in NAMES:
+            timed(decoders[name], source, cap)
     result = {
         "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
         "quick": args.quick, "beam_width": args.beam_width,
         "batch_size": args.batch_size, "batches": len(batches), "rounds": rounds,
         "mean_cap": float(np.mean([cap for _, cap in batches])),
         "latency_mean_cap": float(np.mean([cap for _, cap in singles[3:]])),
-        "dims": DIMS, "first_call_seconds": first_call, "old_new_agreement": agreement,
-        "throughput": throughput, "latency": latency,
-        "tensorflow": tf.__version__, "machine": platform.machine(),
-        "cpus": os.cpu_count(), "seconds": time.perf_counter() - began,
+        "dims": DIMS, "first_call_seconds": first_call,
+        "throughput": throughput(decoders, batches, rounds, args.batch_size),
+        "latency": latency(decoders, singles[3:]),
+        "meta": common.machine_info(),
     }
-
-    labels = {"greedy": "greedy", "beam_old": f"beam {args.beam_width} (old)",
-              "beam_new": f"beam {args.beam_width} (new)"}
-    print()
-    print(f"Batch {args.batch_size}, {len(batches)} batches x {rounds} rounds, "
-          f"{result['mean_cap']:.1f} steps a batch on average:")
-    print("| decoder | sentences/s (median, min-max) | time / greedy (median, IQR) |")
-    print("|---|---|---|")
-    for name in names:
-        row = throughput[name]
-        ratio = ("1" if name == "greedy" else
-                 f"{row['time_ratio_to_greedy']:.2f} ({row['time_ratio_iqr'][0]:.2f}-"
-                 f"{row['time_ratio_iqr'][1]:.2f})")
-        print(f"| {labels[name]} | {row['sentences_per_second']:.1f} "
-              f"({row['range'][0]:.1f}-{row['range'][1]:.1f}) | {ratio} |")
-    print(f"New beam / old beam speed-up at batch {args.batch_size}: "
-          f"{throughput['beam_new']['speedup_over_old']:.2f}x")
-    print()
-    print(f"Single sentence, {latency['greedy']['calls']} calls, "
-          f"{result['latency_mean_cap']:.1f} steps on average:")
-    print("| decoder | p50 ms | p99 ms | p50 / greedy | p99 / greedy | per-call ratio |")
-    print("|---|---|---|---|---|---|")
-    for name in names:
-        row = latency[name]
-        extra = ("1 | 1 | 1" if name == "greedy" else
-                 f"{row['p50_ratio_to_greedy']:.2f} | {row['p99_ratio_to_greedy']:.2f} | "
-                 f"{row['per_call_ratio_median']:.2f}")
-        print(f"| {labels[name]} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {extra} |")
-    print()
-    print(f"old vs new beam on the timed batches: ids equal {agreement['ids_equal']}, "
-          f"lengths equal {agreement['lengths_equal']}, max |score difference| "
-          f"{agreement['max_score_difference']:.2e}; {result['seconds']:.0f} s in all")
+    result["seconds"] = time.perf_counter() - began
+    labels = {"greedy": "greedy", "beam": f"beam {args.beam_width}"}
+    print_tables(result, labels)
     if not args.skip_savedmodel:
-        saved = savedmodel_latency(model, args.beam_width, latency_calls)
-        result["savedmodel_latency"] = saved
-        print()
-        print(f"SavedModel `translate`, one sentence a call, {saved['steps']} steps, "
-              f"{saved['greedy']['calls']} calls each:")
-        print("| export | p50 ms | p99 ms | mean ms |")
-        print("|---|---|---|---|")
-        for name in ("greedy", "beam"):
-            row = saved[name]
-            label = "greedy" if name == "greedy" else f"beam {args.beam_width}"
-            print(f"| {label} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | "
-                  f"{row['mean_ms']:.1f} |")
-        print(f"beam / greedy: p50 {saved['p50_ratio']:.2f}x, p99 "
-              f"{saved['p99_ratio']:.2f}x")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+        result["savedmodel_latency"] = savedmodel_latency(model, args.beam_width,
+                                                          latency_calls)
+        print_savedmodel_table(result["savedmodel_latency"], labels)
+    common.write_json(args.json, result)
     return result
 
 

@@ -27,11 +27,11 @@ Markdown table and writes JSON with `--json PATH`.
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks import common  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -200,7 +200,7 @@ def table(results, metric):
     head = ["variant"] + [f"test {k}" for k in keys] + [
         f"long inputs {keys[0]}", "train tokens/s", "vs global", "decode sent/s",
         "vs global"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     for r in results:
         cells = [r["variant"] + (f" (D={r['window']})" if r["window"] else "")]
         cells += [f"{r['test'][k] * scale:.2f}" for k in keys]
@@ -212,8 +212,8 @@ def table(results, metric):
                   f"{r['decode_sentences_per_second']:,.0f}",
                   f"{r['decode_vs_global']:.2f}× ({r['decode_vs_global_range'][0]:.2f}–"
                   f"{r['decode_vs_global_range'][1]:.2f})"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append(cells)
+    return common.table(head, rows)
 
 
 def main(argv=None):
@@ -249,19 +249,17 @@ def main(argv=None):
         "command": "python " + " ".join([sys.argv[0]] + (argv or sys.argv[1:])),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
         "minutes": round((time.time() - started) / 60, 1),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "tensorflow": tf.__version__, "keras": keras.__version__,
-                    "load_average_before": [round(x, 2) for x in load_before],
-                    "load_average_after": [round(x, 2) for x in os.getloadavg()]},
+        "machine": dict(common.machine_info(), cpus=os.cpu_count(),
+                        load_average_before=[round(x, 2) for x in load_before],
+                        load_average_after=[round(x, 2) for x in os.getloadavg()]),
         "results": results,
     }
     print()
     print(table(results, task["metric"]))
-    print(f"\n{report['minutes']} minutes; load average before {report['machine']['load_average_before']}, "
-          f"after {report['machine']['load_average_after']}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2, ensure_ascii=False)
+    machine = report["machine"]
+    print(f"\n{report['minutes']} minutes; load average before "
+          f"{machine['load_average_before']}, after {machine['load_average_after']}")
+    common.write_json(args.json, report)
     return report
 
 
