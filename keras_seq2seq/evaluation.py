@@ -131,7 +131,7 @@ def corpus_chrf(hypotheses, references):
         chrF on the 0..100 scale, a `float`.
 
     Raises:
-        ValueError: for empty inputs or inputs of different lengths.
+        ValueError: as `corpus_bleu`.
     """
     hyps, refs = _check_inputs(hypotheses, references)
     return float(sacrebleu.corpus_chrf(hyps, _streams(refs)).score)
@@ -144,14 +144,13 @@ def exact_match(hypotheses, references):
     counts as a match when it equals any of them.
 
     Args:
-        hypotheses: list of hypothesis strings.
-        references: list of reference strings, or list of lists of reference strings.
+        hypotheses, references: as in `corpus_bleu`.
 
     Returns:
         The fraction of matches, a `float` in ``[0, 1]``.
 
     Raises:
-        ValueError: for empty inputs or inputs of different lengths.
+        ValueError: as `corpus_bleu`.
     """
     hyps, refs = _check_inputs(hypotheses, references)
     matches = sum(hyp.strip() in {ref.strip() for ref in group}
@@ -166,14 +165,13 @@ def word_tokenized_bleu(hypotheses, references):
     ``sacrebleu.corpus_bleu(hyps, refs, tokenize="none")``.
 
     Args:
-        hypotheses: list of hypothesis strings.
-        references: list of reference strings, or list of lists of reference strings.
+        hypotheses, references: as in `corpus_bleu`.
 
     Returns:
         BLEU on the 0..100 scale, a `float`.
 
     Raises:
-        ValueError: for empty inputs or inputs of different lengths.
+        ValueError: as `corpus_bleu`.
     """
     hyps, refs = _check_inputs(hypotheses, references)
     hyps = [word_tokenize(hyp) for hyp in hyps]
@@ -185,8 +183,7 @@ def evaluate_translations(hypotheses, references):
     """Computes all metrics of this module at once.
 
     Args:
-        hypotheses: list of hypothesis strings.
-        references: list of reference strings, or list of lists of reference strings.
+        hypotheses, references: as in `corpus_bleu`.
 
     Returns:
         A `dict` of floats with keys ``"bleu"`` (`corpus_bleu`), ``"chrf"``
@@ -194,7 +191,7 @@ def evaluate_translations(hypotheses, references):
         ``"word_bleu"`` (`word_tokenized_bleu`).
 
     Raises:
-        ValueError: for empty inputs or inputs of different lengths.
+        ValueError: as `corpus_bleu`.
     """
     hypotheses, references = _check_inputs(hypotheses, references)
     return {

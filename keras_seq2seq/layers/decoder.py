@@ -30,12 +30,12 @@ import tensorflow as tf
 from keras import ops
 
 from keras_seq2seq._backend import require_tensorflow
-from keras_seq2seq._serialization import register
-from keras_seq2seq.checks import check_choice, check_positive_int, check_rate
+from keras_seq2seq._serialization import constructor_config, register
+from keras_seq2seq.checks import check_choice, check_positive_int
 from keras_seq2seq.constants import ATTENTION_NAMES, PAD_ID
 from keras_seq2seq.layers.attention import LuongAttention, make_score_layer
 from keras_seq2seq.layers.local_attention import LocalAttention
-from keras_seq2seq.layers.rnn import CELL_TYPES, make_rnn
+from keras_seq2seq.layers.rnn import make_rnn, set_rnn_settings
 
 require_tensorflow(__name__)
 
@@ -120,11 +120,8 @@ class AttentionDecoder(keras.layers.Layer):
                  attention_window=10, input_feeding=False,
                  dropout=0.0, tie_embeddings=False, start_id=None, **kwargs):
         super().__init__(**kwargs)
-        self.vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
-        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
-        self.units = check_positive_int("units", units)
-        self.num_layers = check_positive_int("num_layers", num_layers)
-        self.cell_type = check_choice("cell_type", cell_type, CELL_TYPES)
+        set_rnn_settings(self, vocabulary_size, embedding_dim, units, num_layers,
+                         cell_type, dropout)
         self.attention_units = check_positive_int(
             "attention_units", attention_units if attention_units is not None else units)
         self.attention_depth = check_positive_int("attention_depth", attention_depth)
@@ -132,7 +129,6 @@ class AttentionDecoder(keras.layers.Layer):
         self.local_attention = check_choice("local_attention", local_attention, LOCAL_MODES)
         self.attention_window = int(attention_window)
         self.input_feeding = bool(input_feeding)
-        self.dropout = check_rate("dropout", dropout)
         self.tie_embeddings = bool(tie_embeddings)
 
         self.embedding = keras.layers.Embedding(
@@ -396,20 +392,6 @@ class AttentionDecoder(keras.layers.Layer):
 
     # ------------------------------------------------------------------ config
     def get_config(self):
-        return {
-            **super().get_config(),
-            "vocabulary_size": self.vocabulary_size,
-            "embedding_dim": self.embedding_dim,
-            "units": self.units,
-            "num_layers": self.num_layers,
-            "cell_type": self.cell_type,
-            "attention": self.attention_name,
-            "attention_units": self.attention_units,
-            "attention_depth": self.attention_depth,
-            "attention_scale": self.attention_scale,
-            "local_attention": self.local_attention,
-            "attention_window": self.attention_window,
-            "input_feeding": self.input_feeding,
-            "dropout": self.dropout,
-            "tie_embeddings": self.tie_embeddings,
-        }
+        return {**super().get_config(),
+                **constructor_config(self, exclude=("start_id",),
+                                     attention=self.attention_name)}

@@ -8,9 +8,9 @@ import keras
 from keras import ops
 
 from keras_seq2seq._backend import require_tensorflow
-from keras_seq2seq._serialization import register
-from keras_seq2seq.checks import check_choice, check_positive_int, check_rate
-from keras_seq2seq.layers.rnn import CELL_TYPES, make_rnn
+from keras_seq2seq._serialization import constructor_config, register
+from keras_seq2seq.checks import check_positive_int
+from keras_seq2seq.layers.rnn import make_rnn, set_rnn_settings
 
 require_tensorflow(__name__)
 
@@ -50,13 +50,9 @@ class Seq2SeqEncoder(keras.layers.Layer):
                  cell_type="lstm", bidirectional=False, dropout=0.0, decoder_units=None,
                  **kwargs):
         super().__init__(**kwargs)
-        self.vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
-        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
-        self.units = check_positive_int("units", units)
-        self.num_layers = check_positive_int("num_layers", num_layers)
-        self.cell_type = check_choice("cell_type", cell_type, CELL_TYPES)
+        set_rnn_settings(self, vocabulary_size, embedding_dim, units, num_layers,
+                         cell_type, dropout)
         self.bidirectional = bool(bidirectional)
-        self.dropout = check_rate("dropout", dropout)
         self.decoder_units = check_positive_int(
             "decoder_units", decoder_units if decoder_units is not None else units)
         self.supports_masking = True
@@ -118,14 +114,4 @@ class Seq2SeqEncoder(keras.layers.Layer):
         return None
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "vocabulary_size": self.vocabulary_size,
-            "embedding_dim": self.embedding_dim,
-            "units": self.units,
-            "num_layers": self.num_layers,
-            "cell_type": self.cell_type,
-            "bidirectional": self.bidirectional,
-            "dropout": self.dropout,
-            "decoder_units": self.decoder_units,
-        }
+        return {**super().get_config(), **constructor_config(self)}
