@@ -1,0 +1,56 @@
+"""SavedModel export of a trained `Seq2Seq` translator, and a loader for it.
+
+`export_translator(model, path)` writes a TensorFlow SavedModel (with
+`keras.export.ExportArchive`) that translates strings with no Python code of this
+package: tokenization, the encoder, the decoding loop (greedy, or beam search of a
+width fixed at export) and detokenization all run in the graph. A consumer needs only
+`tensorflow` and `tensorflow-text` (whose ops the tokenizers use), and must
+`import tensorflow_text` before `tf.saved_model.load` so that those ops are
+registered. See `docs/export.md`.
+
+Endpoints (each is also a serving signature of the same name):
+
+* `serving_default`, `translate`: `texts` tf.string `(B,)` -> `translations`
+  tf.string `(B,)`, `tokens` int32 `(B, L)`, `lengths` int32 `(B,)`, `scores`
+  float32 `(B,)`, `attention` float32 `(B, L, Ts)`. `L` is the export's
+  `max_length`; `tokens` keeps `[END]` and is 0 after it (as `model.generate`).
+* `translate_ids`: `source_ids` int32 `(B, Ts)` -> `tokens`, `lengths`, `scores`,
+  `attention` (no text).
+* `tokenize`: `texts` -> `source_ids` int32 `(B, Ts)`; `detokenize`: `target_ids`
+  int32 `(B, T)` -> `texts`.
+* `encode`: `source_ids` -> the flat decoder state; `decode_step`: `token_ids` int32
+  `(B,)` and the flat state -> `logits` float32 `(B, V)`, `attention` float32
+  `(B, Ts)` and the next flat state (same names). For clients running their own
+  search. State layout: `state_layout(model)` / `docs/export.md`.
+
+Empty and whitespace-only strings (Python's `str.isspace` characters) translate to
+`""` with length 0, score 0 and zero attention, as `model.translate` does; their rows
+never enter the decoder. A source row of `translate_ids` with no non-pad id is
+treated the same way.
+
+Only core TensorFlow ops and tensorflow-text's are used: every loop is an explicit
+`tf.while_loop` (endpoints are traced without autograph) and beam search reorders
+with `tf.gather` (no `GatherTree`, no tensorflow-addons).
+"""
+
+from keras_seq2seq._backend import require_tensorflow
+
+require_tensorflow(__name__)
+
+from keras_seq2seq.export.graph import BLANK_PATTERN  # noqa: E402
+from keras_seq2seq.export.loader import (  # noqa: E402
+    SAVED_MODEL_CLI_WITH_TF_TEXT,
+    Translator,
+    load_translator,
+)
+from keras_seq2seq.export.state import state_layout  # noqa: E402
+from keras_seq2seq.export.writer import export_translator  # noqa: E402
+
+__all__ = [
+    "BLANK_PATTERN",
+    "SAVED_MODEL_CLI_WITH_TF_TEXT",
+    "Translator",
+    "export_translator",
+    "load_translator",
+    "state_layout",
+]
