@@ -11,7 +11,6 @@ import tensorflow as tf
 from keras_seq2seq.decoding import BeamSearchResult, beam_search, greedy_decode
 from keras_seq2seq.decoding.beam_search import (
     CHUNKED_TOP_K_MIN_VOCAB,
-    _chunk_size,
     best_extensions,
     coverage_log_sum,
     flatten_beams,
@@ -20,6 +19,7 @@ from keras_seq2seq.decoding.beam_search import (
     tile_beams,
     unflatten_beams,
 )
+from keras_seq2seq.decoding.beams import _chunk_size
 
 # The module (the package's `beam_search` attribute is the function).
 beam_search_module = importlib.import_module("keras_seq2seq.decoding.beam_search")
