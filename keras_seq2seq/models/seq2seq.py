@@ -30,6 +30,12 @@ What the logs hold (Keras's aggregation of per-batch values):
   `free_running_accuracy` are token-weighted over the whole epoch;
 * `teacher_forcing_ratio` in the epoch logs (`History`) is the ratio of the epoch's
   last batch; the progress bar shows its running mean.
+
+Where the rest is: the policy of scheduled sampling in `scheduled_sampling.py`, the
+loss in `losses.py`, inference (`generate`, `translate`, ...) in `inference.py` and
+`translation.py`. (Over 450 lines: a fifth of it is the documentation of the
+constructor's 29 settings, and the Keras overrides — `compile`, `fit`, `save`, the
+train/test/predict steps — belong beside the graph they train.)
 """
 
 import inspect
