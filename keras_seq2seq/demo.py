@@ -83,17 +83,6 @@ def _inverse_sigmoid_k(total_steps, final_ratio):
     return round((low + high) / 2, 3)
 
 
-def attention_example(model, text):
-    """Translation, source/target tokens and attention weights of one string (greedy).
-
-    Returns:
-        `(translation, source_tokens, target_tokens, weights)`, the weights of shape
-        `(len(target_tokens), len(source_tokens))`; see `Seq2Seq.translate_full`.
-    """
-    found = model.translate_full(text)
-    return found.text, found.source_tokens, found.tokens, found.attention
-
-
 def run_demo(output_dir="demo_output", epochs=6, train_size=20000, test_size=5000,
              batch_size=64, seed=0, verbose=1):
     """Trains, evaluates and saves the date-normalisation model.
@@ -135,13 +124,13 @@ def run_demo(output_dir="demo_output", epochs=6, train_size=20000, test_size=500
     for text, translation in zip(DEMO_SAMPLES, model.translate(DEMO_SAMPLES)):
         print(f"  {text!r:32} -> {translation}")
 
-    translation, source_tokens, target_tokens, weights = attention_example(
-        model, DEMO_SAMPLES[3])
-    print(f"\nAttention of {DEMO_SAMPLES[3]!r} -> {translation!r} (% per source char):")
-    print(plotting.attention_table(weights, source_tokens, target_tokens))
+    found = model.translate_full(DEMO_SAMPLES[3])
+    print(f"\nAttention of {DEMO_SAMPLES[3]!r} -> {found.text!r} (% per source char):")
+    print(plotting.attention_table(found.attention, found.source_tokens, found.tokens))
     png_path = os.path.join(output_dir, "attention.png")
-    figure = plotting.plot_attention(weights, source_tokens, target_tokens, path=png_path,
-                                     title=f"{DEMO_SAMPLES[3]} → {translation}")
+    figure = plotting.plot_attention(found.attention, found.source_tokens, found.tokens,
+                                     path=png_path,
+                                     title=f"{DEMO_SAMPLES[3]} → {found.text}")
     del figure
     model_path = os.path.join(output_dir, "dates.keras")
     model.save(model_path)

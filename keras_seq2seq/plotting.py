@@ -6,9 +6,9 @@ tokens on the x axis and the target tokens on the y axis. It builds a bare
 its global figure list, and so needs no display and leaks no figures.
 
 Tokens in Hangul (or other CJK scripts) need a font that covers them; the default
-DejaVu Sans does not. `find_hangul_font` looks for one, and when none is installed
-`plot_attention` warns once per call and names the Debian packages that provide one
-(``fonts-nanum`` or ``fonts-noto-cjk``).
+DejaVu Sans does not. `has_cjk` tells such text, `find_hangul_font` looks for a font
+that covers it, and when none is installed `plot_attention` warns once per call and
+names the Debian packages that provide one (``fonts-nanum`` or ``fonts-noto-cjk``).
 
 `attention_table` prints the same matrix as aligned text for terminals, counting wide
 (CJK) characters as two columns.
@@ -24,7 +24,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["attention_table", "find_hangul_font", "plot_attention"]
+__all__ = ["attention_table", "find_hangul_font", "has_cjk", "plot_attention"]
 
 HANGUL_FONT_FAMILIES = (
     "NanumGothic",
@@ -68,8 +68,13 @@ _MISSING_FONT_MESSAGE = (
 _GLYPH_WARNING = r"Glyph \d+ .*missing from font"
 
 
-def _has_cjk(texts):
-    """Whether any of the strings holds a Hangul/CJK character."""
+def has_cjk(texts):
+    """Whether any of the strings holds a Hangul/CJK character: one that needs a
+    font `find_hangul_font` finds (the default DejaVu Sans lacks it).
+
+    Args:
+        texts: an iterable of `str`.
+    """
     for text in texts:
         for char in text:
             code = ord(char)
@@ -225,7 +230,7 @@ def plot_attention(weights, source_tokens, target_tokens, path=None, title=None,
     texts = source + target + ([str(title)] if title is not None else [])
     font_kwargs = {}
     missing_font = False
-    if _has_cjk(texts):
+    if has_cjk(texts):
         family = find_hangul_font()
         if family is None:
             missing_font = True

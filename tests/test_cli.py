@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from keras_seq2seq import cli
+from keras_seq2seq import cli, training
 from keras_seq2seq import config as config_lib
 
 COMMANDS = {
@@ -23,12 +23,6 @@ COMMANDS = {
                   "--plot", "--batch-size", "TEXT"],
     "export": ["--model", "--output", "--beam", "--max-length", "--overwrite"],
     "plot-attention": ["--model", "--output", "--beam", "TEXT"],
-    "study": ["--smoke", "--task", "--budget-seconds", "--seeds", "--regimes", "--output",
-              "--eval-every", "--train-size", "--eval-size", "--test-size", "--units",
-              "--embedding-dim", "--learning-rate", "--clipnorm", "--batch-size",
-              "--planned-steps",
-              "--final-ratio", "--switch-threshold", "--max-steps", "--clock",
-              "--threads", "--tokenizer", "--vocabulary-size", "--data-dir", "--quiet"],
 }
 
 TINY_CONFIG = """\
@@ -194,10 +188,6 @@ def test_unknown_config_key_is_one_line_exit_2(tmp_path):
      ["already exists; pass --overwrite"]),
     (["plot-attention", "--model", "{tmp}/none.keras", "--output", "{tmp}/a.png", "x"],
      ["no model at"]),
-    (["study", "--regimes", "tf_1.0", "no_such_regime", "--output", "{tmp}/s"],
-     ["unknown regime(s) ['no_such_regime'] in --regimes; choose from"]),
-    (["study", "--final-ratio", "1.5"],
-     ["argument --final-ratio: invalid value '1.5': expected a number in [0, 1]"]),
 ])
 def test_user_mistakes_print_one_line_and_exit_2(tmp_path, capsys, argv, fragments):
     import keras
@@ -382,8 +372,8 @@ def test_interrupt_saves_the_model_and_the_next_run_resumes(corpus_dir, tmp_path
             if epoch == 1:
                 raise KeyboardInterrupt
 
-    real = config_lib.train_from_config
-    monkeypatch.setattr(config_lib, "train_from_config",
+    real = training.train_from_config
+    monkeypatch.setattr(training, "train_from_config",
                         lambda config, **kw: real(config, callbacks=[CtrlC()], **kw))
     out = tmp_path / "run"
     argv = ["train", "--config", str(corpus_dir / "tiny.toml"), "--output", str(out),
@@ -397,7 +387,7 @@ def test_interrupt_saves_the_model_and_the_next_run_resumes(corpus_dir, tmp_path
     assert (out / "interrupted.keras").exists() and not (out / "model.keras").exists()
     assert json.loads((out / "backup" / "training_metadata.json").read_text())["epoch"] == 1
 
-    monkeypatch.setattr(config_lib, "train_from_config", real)
+    monkeypatch.setattr(training, "train_from_config", real)
     assert cli.main(argv) == 0
     stdout = capsys.readouterr().out
     assert f"Resuming from {out / 'backup'}: 1 of 2 epochs done" in stdout
@@ -431,73 +421,13 @@ def test_demo_writes_model_heat_map_metrics_and_export(tmp_path):
     assert f"keras-seq2seq translate --model {tmp_path / 'export'}" in result.stdout
 
 
-@pytest.mark.slow
-def test_study_command_runs_the_regimes_and_writes_the_report(tmp_path, capsys,
-                                                              monkeypatch):
-    import keras
-
-    made = []
-    adam = keras.optimizers.Adam
-
-    def recording_adam(*args, **kwargs):
-        optimizer = adam(*args, **kwargs)
-        made.append(optimizer)
-        return optimizer
-
-    monkeypatch.setattr(keras.optimizers, "Adam", recording_adam)
-    output = tmp_path / "study"
-    code = cli.main(["study", "--clipnorm", "1.5", "--regimes", "tf_1.0", "const_0.5_token", "--seeds", "0",
-                     "--max-steps", "2", "--planned-steps", "2", "--eval-every", "1",
-                     "--train-size", "64", "--eval-size", "8", "--test-size", "8",
-                     "--units", "8", "--embedding-dim", "4", "--batch-size", "32",
-                     "--budget-seconds", "1000", "--threads", "0", "--quiet",
-                     "--output", str(output)])
-    assert code == 0
-    results = json.loads((output / "results.json").read_text())
-    assert [run["regime"] for run in results["runs"]] == ["tf_1.0", "const_0.5_token"]
-    assert all(run["steps"] == 2 for run in results["runs"])
-    assert [r["ratio"] for r in results["runs"][1]["curve"]][1:] == [0.5, 0.5]
-    assert results["environment"]["command"].startswith(
-        "keras-seq2seq study --clipnorm 1.5 --regimes tf_1.0")
-    for name in ("results.md", "exact_match.png", "ratio.png", "gap.png"):
-        assert (output / name).stat().st_size > 0
-    assert "const_0.5_token" in capsys.readouterr().out
-    # Both runs trained with the clipping asked for, and the report says so.
-    assert [o.clipnorm for o in made] == [1.5, 1.5]
-    assert results["config"]["clipnorm"] == 1.5
-    assert "clipnorm 1.5" in (output / "results.md").read_text()
-
-
-def test_study_defaults_depend_on_the_task():
-    """Multi30k gets the settings that leave its constant-output plateau (batch 128,
-    Adam 2e-3 clipped at 5, SentencePiece); the date task keeps its own; flags win."""
-    import argparse
-
-    from keras_seq2seq import study, study_command
-
-    def settings(*flags):
-        parser = study_command.add_arguments(argparse.ArgumentParser())
-        return study_command.settings_from_args(parser.parse_args(list(flags)))
-
-    dates = settings()
-    assert (dates["learning_rate"], dates["clipnorm"]) == (3e-3, None)
-    assert dates["task_options"]["batch_size"] == 64
-    multi30k = settings("--task", "multi30k")
-    assert (multi30k["learning_rate"], multi30k["clipnorm"]) == (2e-3, 5.0)
-    assert multi30k["task_options"]["batch_size"] == 128
-    assert multi30k["task_options"]["tokenizer"] == "sentencepiece"
-    assert (study.MULTI30K_MODEL["units"], study.MULTI30K_MODEL["embedding_dim"]) == \
-        (512, 256)
-    assert multi30k["budget_seconds"] == 2400
-    chosen = settings("--task", "multi30k", "--learning-rate", "1e-3", "--clipnorm",
-                      "2", "--batch-size", "32", "--tokenizer", "word",
-                      "--budget-seconds", "60")
-    assert (chosen["learning_rate"], chosen["clipnorm"]) == (1e-3, 2.0)
-    assert chosen["task_options"]["batch_size"] == 32
-    assert chosen["task_options"]["tokenizer"] == "word"
-    assert chosen["budget_seconds"] == 60
-    # 0 turns clipping off (the Multi30k default clips); negative values are refused.
-    assert settings("--task", "multi30k", "--clipnorm", "0")["clipnorm"] is None
-    assert settings("--clipnorm", "0")["clipnorm"] is None
-    with pytest.raises(SystemExit):
-        settings("--clipnorm", "-1")
+@pytest.mark.parametrize("argv", [["study", "--smoke"], ["study", "--help"]])
+def test_the_study_moved_to_experiments(argv, capsys):
+    """The teacher-forcing study left the package: `keras-seq2seq study` says where
+    it went, in one line, exit status 2 (tests/test_study.py runs the script)."""
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert_one_line_error(captured.err, "experiments/teacher_forcing_study.py",
+                          "docs/teacher_forcing.md")
+    assert "study" not in cli.build_parser()._subparsers._group_actions[0].choices

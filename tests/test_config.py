@@ -6,6 +6,7 @@ import pathlib
 import pytest
 
 from keras_seq2seq import config as config_lib
+from keras_seq2seq import training
 from keras_seq2seq.config import ConfigError, load_config, parse_override
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "train_config.toml"
@@ -274,10 +275,21 @@ def test_required_and_unused_data_keys(tmp_path):
 def test_dot_attention_needs_equal_sizes(tmp_path):
     path = write(tmp_path, '[data]\npath = "a"\n[model]\nattention = "dot"\nunits = 64\n'
                            'bidirectional = true\n')
+    # The constructor's own check, with the file it came from.
     assert error_of(path) == (
-        f"{path}: model.attention = \"dot\" needs encoder outputs of model.units = 64 "
-        "features, but they have 128 (encoder_units 64, bidirectional true); use "
-        "\"general\" or \"concat\", or make the sizes equal")
+        f"{path}: invalid model settings: The dot score needs the encoder outputs and "
+        "the decoder state to have the same size, but encoder outputs have 128 "
+        "features (encoder_units=64, bidirectional=True) and the decoder has "
+        "units=64. Use attention='general' or 'concat', or make them equal.")
+    # A command-line override that breaks the rule names both places.
+    good = write(tmp_path, '[data]\npath = "a"\n[model]\nattention = "dot"\nunits = 64\n',
+                 name="good.toml")
+    assert error_of(good, {"model.bidirectional": True}) == (
+        f"{good}, command line: invalid model settings: The dot score needs the "
+        "encoder outputs and the decoder state to have the same size, but encoder "
+        "outputs have 128 features (encoder_units=64, bidirectional=True) and the "
+        "decoder has units=64. Use attention='general' or 'concat', or make them "
+        "equal.")
     ok = write(tmp_path, '[data]\npath = "a"\n[model]\nattention = "dot"\nunits = 64\n'
                          'encoder_units = 32\nbidirectional = true\n')
     assert load_config(ok)["model"]["attention"] == "dot"
@@ -297,27 +309,27 @@ def test_load_corpus_direction_and_max_pairs(tmp_path):
     (tmp_path / "a.tsv").write_text("hi\tsalut\tcc\nyes\toui\tcc\nno\tnon\tcc\n",
                                     encoding="utf-8")
     path = write(tmp_path, '[data]\npath = "a.tsv"\ndirection = "reverse"\nmax_pairs = 2\n')
-    corpus = config_lib.load_corpus(load_config(path))
+    corpus = training.load_corpus(load_config(path))
     assert corpus.sources == ["salut", "oui"] and corpus.targets == ["hi", "yes"]
     (tmp_path / "s.txt").write_text("a\nb\n", encoding="utf-8")
     (tmp_path / "t.txt").write_text("A\nB\n", encoding="utf-8")
     path = write(tmp_path, '[data]\nformat = "parallel"\nsource_file = "s.txt"\n'
                            'target_file = "t.txt"\n')
-    corpus = config_lib.load_corpus(load_config(path))
+    corpus = training.load_corpus(load_config(path))
     assert corpus.sources == ["a", "b"] and corpus.targets == ["A", "B"]
 
 
 def test_split_validation_is_seeded_and_disjoint():
     sources = [str(i) for i in range(20)]
     targets = [s + "!" for s in sources]
-    (train, validation) = config_lib.split_validation(sources, targets, 0.25, seed=1)
-    again = config_lib.split_validation(sources, targets, 0.25, seed=1)
+    (train, validation) = training.split_validation(sources, targets, 0.25, seed=1)
+    again = training.split_validation(sources, targets, 0.25, seed=1)
     assert (train, validation) == again
     assert len(validation[0]) == 5 and len(train[0]) == 15
     assert sorted(train[0] + validation[0], key=int) == sources
     assert all(t == s + "!" for s, t in zip(*validation))
     with pytest.raises(ConfigError):
-        config_lib.split_validation(["a"], ["b"], 0.5, seed=0)
+        training.split_validation(["a"], ["b"], 0.5, seed=0)
 
 
 def test_build_tokenizers_and_model_from_config(tmp_path):
@@ -327,9 +339,9 @@ def test_build_tokenizers_and_model_from_config(tmp_path):
                            'teacher_forcing = { name = "linear", slope = 0.01 }\n'
                            'teacher_forcing_granularity = "token"\n')
     config = load_config(path)
-    source, target = config_lib.build_tokenizers(config, ["abc", "abd"], ["xy", "z"])
+    source, target = training.build_tokenizers(config, ["abc", "abd"], ["xy", "z"])
     assert source.vocabulary_size == 4 + 4 and target.vocabulary_size == 4 + 3
-    model = config_lib.build_model(config, source, target)
+    model = training.build_model(config, source, target)
     assert model.units == 8 and model.cell_type == "gru" and model.seed == 3
     assert model.max_decode_length == 7 and model.teacher_forcing_granularity == "token"
     assert type(model.teacher_forcing).__name__ == "LinearDecay"
@@ -341,16 +353,17 @@ def test_build_tokenizers_and_model_from_config(tmp_path):
 def test_make_strategy():
     import tensorflow as tf
 
-    assert config_lib.make_strategy("default") is tf.distribute.get_strategy()
-    assert isinstance(config_lib.make_strategy("one_device"),
+    assert training.make_strategy("default") is tf.distribute.get_strategy()
+    assert isinstance(training.make_strategy("one_device"),
                       tf.distribute.OneDeviceStrategy)
     with pytest.raises(ValueError, match="valid choices: default, mirrored, one_device"):
-        config_lib.make_strategy("tpu")
+        training.make_strategy("tpu")
 
 
 def test_local_attention_and_parallel_mode_reach_the_model(tmp_path):
-    from keras_seq2seq.config import build_model, load_config
+    from keras_seq2seq.config import load_config
     from keras_seq2seq.text import CharacterTokenizer
+    from keras_seq2seq.training import build_model
 
     path = tmp_path / "c.toml"
     path.write_text('[data]\nformat = "tsv"\npath = "x.tsv"\n'
@@ -364,3 +377,62 @@ def test_local_attention_and_parallel_mode_reach_the_model(tmp_path):
     assert model.teacher_forcing_mode == "parallel" and model.parallel_passes == 2
     with pytest.raises(ValueError, match="local_attention"):
         load_config(path, overrides={"model.local_attention": "windowed"})
+
+
+# ------------------------------------------------- the schema follows the model
+
+
+def test_model_keys_are_the_constructor_settings_with_its_defaults():
+    """[model] holds every `Seq2Seq` setting that is neither a [training] key nor
+    the tokenizers' business, in the constructor's order, with its defaults."""
+    import inspect
+
+    from keras_seq2seq.models.seq2seq import SETTINGS, Seq2Seq
+
+    assert list(config_lib.SCHEMA["model"]) == [
+        s for s in SETTINGS
+        if s not in config_lib.TRAINING_SETTINGS + config_lib.NOT_CONFIGURED]
+    assert set(config_lib.TRAINING_SETTINGS) <= set(config_lib.SCHEMA["training"])
+    assert set(config_lib.TRAINING_SETTINGS + config_lib.NOT_CONFIGURED) <= set(SETTINGS)
+    parameters = inspect.signature(Seq2Seq.__init__).parameters
+    for section, names in (("model", config_lib.SCHEMA["model"]),
+                           ("training", config_lib.TRAINING_SETTINGS)):
+        for name in names:
+            assert config_lib.SCHEMA[section][name].default == parameters[name].default
+
+
+def test_choices_come_from_the_modules_that_define_them():
+    from keras_seq2seq.constants import ATTENTION_NAMES
+    from keras_seq2seq.layers.local_attention import LOCAL_MODES
+    from keras_seq2seq.layers.rnn import CELL_TYPES
+    from keras_seq2seq.models import scheduled_sampling
+    from keras_seq2seq.text import TOKENIZERS
+
+    schema = config_lib.SCHEMA
+    for key, defined in ((schema["model"]["cell_type"], CELL_TYPES),
+                         (schema["model"]["attention"], ATTENTION_NAMES),
+                         (schema["model"]["local_attention"], LOCAL_MODES),
+                         (schema["training"]["teacher_forcing_granularity"],
+                          scheduled_sampling.GRANULARITIES),
+                         (schema["training"]["teacher_forcing_feedback"],
+                          scheduled_sampling.FEEDBACKS),
+                         (schema["training"]["teacher_forcing_mode"],
+                          scheduled_sampling.MODES),
+                         (schema["tokenizer"]["type"], tuple(TOKENIZERS))):
+        assert sorted(key.choices) == sorted(defined)
+        if key.default is not None:  # the default is listed first
+            assert key.choices[0] == key.default
+
+
+def test_every_constructor_error_becomes_a_config_error(tmp_path):
+    """A combination the schema allows but the model refuses (local-p needs a window
+    of at least 1; the schema takes 0 for local-m) is a ConfigError naming the file."""
+    path = write(tmp_path, '[data]\npath = "a"\n[model]\nlocal_attention = "predictive"\n'
+                           'attention_window = 0\n')
+    assert error_of(path) == (
+        f"{path}: invalid model settings: Expected a positive int for `window` with "
+        "mode='predictive' (the Gaussian has σ = window/2). Received: window=0")
+    monotonic = write(tmp_path, '[data]\npath = "a"\n[model]\n'
+                                'local_attention = "monotonic"\nattention_window = 0\n',
+                      name="monotonic.toml")
+    assert load_config(monotonic)["model"]["attention_window"] == 0

@@ -1,17 +1,47 @@
-"""Command-line front end of the teacher-forcing study (`keras_seq2seq.study`).
+"""Teacher-forcing study: the same model, data, seed and time budget per regime.
 
-Shared by `keras-seq2seq study` and `examples/teacher_forcing_study.py`: both take
-the same flags (`add_arguments`) and run the same function (`run_from_args`), which
-sets TensorFlow's thread count (`--threads`) before any TensorFlow op runs.
+    python experiments/teacher_forcing_study.py --smoke              # < 5 min, all regimes
+    python experiments/teacher_forcing_study.py --seeds 0 1 2 --budget-seconds 70
+    python experiments/teacher_forcing_study.py --task multi30k --budget-seconds 600
+
+Trains one small attention GRU per (regime, seed) on the synthetic date task (or
+Multi30k De->En), evaluating every --eval-every steps on a fixed held-out set:
+teacher-forced and free-running token accuracy, their gap, greedy free-running exact
+match (BLEU for Multi30k) and the teacher-forcing ratio in use. Writes results.json,
+results.md and PNG plots into --output. The harness is `study_harness` (this
+folder); docs/teacher_forcing.md has the design and the results.
+
+The budget is per (regime, seed) in CPU seconds of this process by default
+(--clock process), so that other jobs on a shared machine do not cut one regime's
+training shorter than another's; --clock wall uses wall-clock seconds. TensorFlow runs
+on --threads threads (1 by default: the model is small, and one thread keeps the
+CPU clock close to the wall clock on an idle core).
+
+Full date study by design: 10 regimes x 3 seeds x 70 s budget + about 10 s of
+tracing and evaluation per run: about 40 minutes on an idle machine (one thread, so
+the other core stays free). A mistake in the flags prints one line
+`teacher_forcing_study.py: error: ...` and exits with status 2.
 """
 
 import argparse
+import os
+import shlex
+import sys
 import time
 
-from keras_seq2seq.cli import _non_negative_float, _positive_float, _positive_int
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-__all__ = ["add_arguments", "run_from_args", "settings_from_args"]
+from keras_seq2seq.cli.common import (  # noqa: E402
+    EXIT_USAGE,
+    Parser,
+    non_negative_float,
+    number_type,
+    positive_float,
+    positive_int,
+    print_error,
+)
 
+NAME = "teacher_forcing_study.py"
 TASKS = ("dates", "multi30k")
 
 DATES_DEFAULTS = dict(budget_seconds=70.0, learning_rate=3e-3, clipnorm=None,
@@ -21,38 +51,27 @@ DATES_DEFAULTS = dict(budget_seconds=70.0, learning_rate=3e-3, clipnorm=None,
 MULTI30K_DEFAULTS = dict(budget_seconds=2400.0, learning_rate=2e-3, clipnorm=5.0,
                          batch_size=128, tokenizer="sentencepiece")
 """`--task multi30k`'s defaults: the settings that leave the constant-output plateau
-with `study.MULTI30K_MODEL` (docs/teacher_forcing.md, "Multi30k"); the date task's
-do not. `run_study` itself takes them as arguments."""
+with `study_harness.MULTI30K_MODEL` (docs/teacher_forcing.md, "Multi30k"); the date
+task's do not. `run_study` itself takes them as arguments."""
+
+ratio = number_type(float, lambda value: 0.0 <= value <= 1.0, "a number in [0, 1]")
 
 
-def _ratio(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a number "
-                                         "in [0, 1]")
-    return value
+class StudyParser(Parser):
+    """One-line argument errors that name this script."""
+
+    name = NAME
 
 
 def add_arguments(parser, default_output="study_output"):
-    """Adds the study's flags to an `argparse` parser.
-
-    Args:
-        parser: an `argparse.ArgumentParser` (or a subcommand's parser).
-        default_output: the default of `--output`.
-
-    Returns:
-        `parser`.
-    """
+    """Adds the study's flags to an `argparse` parser; returns `parser`."""
     parser.add_argument("--smoke", action="store_true",
                         help="every regime on a tiny budget (6 s each; about 2 CPU "
                              "minutes in all)")
     parser.add_argument("--task", choices=TASKS, default="dates",
                         help="the date task (built in) or Multi30k De->En (needs "
                              "--data-dir or ../shared/data/multi30k)")
-    parser.add_argument("--budget-seconds", type=_positive_float, default=None,
+    parser.add_argument("--budget-seconds", type=positive_float, default=None,
                         metavar="S",
                         help="training seconds per regime and seed (dates default 70, "
                              "smoke 6, multi30k 2400)")
@@ -64,38 +83,38 @@ def add_arguments(parser, default_output="study_output"):
     parser.add_argument("--output", default=default_output, metavar="DIR",
                         help="output folder for results.json, results.md and the "
                              f"PNG plots (default: {default_output})")
-    parser.add_argument("--eval-every", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--eval-every", type=positive_int, default=None, metavar="N",
                         help="optimizer steps between evaluations (default 100; "
                              "smoke: 50; multi30k: 500)")
-    parser.add_argument("--train-size", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--train-size", type=positive_int, default=None, metavar="N",
                         help="training pairs (dates default 3000; multi30k: all)")
-    parser.add_argument("--eval-size", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--eval-size", type=positive_int, default=None, metavar="N",
                         help="held-out pairs per evaluation (default 500)")
-    parser.add_argument("--test-size", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--test-size", type=positive_int, default=None, metavar="N",
                         help="pairs scored once at the end (default 1000)")
-    parser.add_argument("--units", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--units", type=positive_int, default=None, metavar="N",
                         help="encoder/decoder GRU units (dates default 32, "
                              "multi30k 512)")
-    parser.add_argument("--embedding-dim", type=_positive_int, default=None,
+    parser.add_argument("--embedding-dim", type=positive_int, default=None,
                         metavar="N", help="embedding size (dates default 16, "
                                           "multi30k 256)")
-    parser.add_argument("--learning-rate", type=_positive_float, default=None,
+    parser.add_argument("--learning-rate", type=positive_float, default=None,
                         metavar="LR", help="Adam learning rate (dates default 3e-3, "
                                            "multi30k 2e-3)")
-    parser.add_argument("--clipnorm", type=_non_negative_float, default=None,
+    parser.add_argument("--clipnorm", type=non_negative_float, default=None,
                         metavar="C", help="clip each gradient to norm C; 0: no clipping "
                                           "(dates default 0, multi30k 5)")
-    parser.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
                         help="training pairs per batch (dates default 64, multi30k 128)")
-    parser.add_argument("--planned-steps", type=_positive_int, default=None,
+    parser.add_argument("--planned-steps", type=positive_int, default=None,
                         metavar="N",
                         help="steps the decays are planned over (default: from the "
                              "budget and a short calibration)")
-    parser.add_argument("--final-ratio", type=_ratio, default=0.1, metavar="R",
+    parser.add_argument("--final-ratio", type=ratio, default=0.1, metavar="R",
                         help="the ratio the decays reach at the planned step count")
-    parser.add_argument("--switch-threshold", type=_ratio, default=0.9, metavar="A",
+    parser.add_argument("--switch-threshold", type=ratio, default=0.9, metavar="A",
                         help="training accuracy that fires TeacherForcingSwitch")
-    parser.add_argument("--max-steps", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--max-steps", type=positive_int, default=None, metavar="N",
                         help="stop each run after N steps even if budget is left")
     parser.add_argument("--clock", choices=("process", "wall"), default="process",
                         help="what the budget counts: CPU seconds of this process "
@@ -106,13 +125,20 @@ def add_arguments(parser, default_output="study_output"):
     parser.add_argument("--tokenizer", choices=("word", "sentencepiece"),
                         default=None,
                         help="multi30k tokenizer (default sentencepiece)")
-    parser.add_argument("--vocabulary-size", type=_positive_int, default=8000,
+    parser.add_argument("--vocabulary-size", type=positive_int, default=8000,
                         metavar="N", help="multi30k vocabulary size per side")
     parser.add_argument("--data-dir", default=None, metavar="DIR",
                         help="multi30k folder (default ../shared/data/multi30k)")
     parser.add_argument("--quiet", action="store_true",
                         help="no line per evaluation")
     return parser
+
+
+def build_parser():
+    """The script's parser (one-line errors, exit status 2)."""
+    parser = StudyParser(prog=NAME, description=__doc__.splitlines()[0],
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    return add_arguments(parser)
 
 
 def settings_from_args(args):
@@ -183,24 +209,20 @@ def run_from_args(args, command=None):
     Raises:
         ValueError: an unknown regime name (the message lists the valid ones).
     """
+    import study_harness as study
+
     settings = settings_from_args(args)
-    if args.threads:
-        from keras_seq2seq.study import configure_threads
-
-        configure_threads(args.threads)
-    from keras_seq2seq import study
-
+    regimes = study.default_regimes(switch_threshold=args.switch_threshold)
     names = settings.pop("regime_names")
     if names:
-        by_name = {r.name: r for r in study.default_regimes(
-            switch_threshold=args.switch_threshold, include_parallel=True)}
+        by_name = {r.name: r for r in regimes}
         unknown = [name for name in names if name not in by_name]
         if unknown:
             raise ValueError(f"unknown regime(s) {unknown} in --regimes; choose from "
                              f"{sorted(by_name)}")
         regimes = [by_name[name] for name in names]
-    else:
-        regimes = study.default_regimes(switch_threshold=args.switch_threshold)
+    if args.threads:  # before any TensorFlow op runs
+        study.configure_threads(args.threads)
     print(f"{len(regimes)} regimes x {len(settings['seeds'])} seed(s), "
           f"{settings['budget_seconds']:g} s ({args.clock} clock) each, evaluation "
           f"every {settings['eval_every_steps']} steps -> {args.output}", flush=True)
@@ -212,3 +234,20 @@ def run_from_args(args, command=None):
     print(f"\nWrote {args.output}/results.json, results.md and PNGs in "
           f"{time.perf_counter() - started:.0f} s.")
     return results
+
+
+def main(argv=None):
+    """Runs the script; returns the exit status (2: a mistake, printed as one line)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    command = shlex.join(["python", os.path.relpath(__file__), *argv])
+    try:
+        run_from_args(args, command=command)
+    except ValueError as error:
+        print_error(error, name=NAME)
+        return EXIT_USAGE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
