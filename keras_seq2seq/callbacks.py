@@ -281,7 +281,7 @@ class EpochShuffle(keras.callbacks.Callback):
 
     def __init__(self, dataset):
         super().__init__()
-        from keras_seq2seq.text.pipelines import shuffle_epoch_variable
+        from keras_seq2seq.text.shuffling import shuffle_epoch_variable
 
         self.counter = shuffle_epoch_variable(dataset)
         if self.counter is None:
@@ -294,7 +294,7 @@ class EpochShuffle(keras.callbacks.Callback):
     @staticmethod
     def applies_to(dataset):
         """Whether `dataset` carries a shuffle counter (`make_dataset(shuffle=True)`)."""
-        from keras_seq2seq.text.pipelines import shuffle_epoch_variable
+        from keras_seq2seq.text.shuffling import shuffle_epoch_variable
 
         return shuffle_epoch_variable(dataset) is not None
 
@@ -306,7 +306,7 @@ class EpochShuffle(keras.callbacks.Callback):
         # iterator of each later epoch at the end of the epoch before it; the
         # counter counts those passes on by itself.
         if self._first:
-            from keras_seq2seq.text.pipelines import set_shuffle_epoch
+            from keras_seq2seq.text.shuffling import set_shuffle_epoch
 
             set_shuffle_epoch(self.counter, epoch)
             self._first = False

@@ -8,6 +8,17 @@ from keras_seq2seq._backend import require_tensorflow
 
 require_tensorflow(__name__)
 
+from keras_seq2seq.constants import (  # noqa: E402
+    END_ID,
+    END_TOKEN,
+    PAD_ID,
+    PAD_TOKEN,
+    RESERVED_TOKENS,
+    START_ID,
+    START_TOKEN,
+    UNK_ID,
+    UNK_TOKEN,
+)
 from keras_seq2seq.text.corpora import (  # noqa: E402
     Corpus,
     CorpusError,
@@ -26,16 +37,7 @@ from keras_seq2seq.text.pipelines import (  # noqa: E402
     shuffle_epoch_variable,
 )
 from keras_seq2seq.text.tokenizers import (  # noqa: E402
-    END_ID,
-    END_TOKEN,
-    PAD_ID,
-    PAD_TOKEN,
-    RESERVED_TOKENS,
-    START_ID,
-    START_TOKEN,
     TOKENIZERS,
-    UNK_ID,
-    UNK_TOKEN,
     CharacterTokenizer,
     SentencePieceTokenizer,
     Tokenizer,

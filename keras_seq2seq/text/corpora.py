@@ -215,16 +215,20 @@ def read_tsv_pairs(path, source_column=0, target_column=1, on_error="raise") -> 
         raise ValueError("source_column and target_column must differ.")
     _check_not_empty(path)
     needed = max(source_column, target_column) + 1
-    sources, targets, skipped = [], [], 0
+    return _collect_pairs(
+        _tsv_pairs(path, source_column, target_column, needed), on_error, path
+    )
+
+
+def _tsv_pairs(path, source_column, target_column, needed):
+    """Yields the `(source, target)` pairs of a TSV file, or a `CorpusError` a bad line."""
     pending_blank = []  # blank lines are errors unless only blank lines follow
     for number, raw in _iter_raw_lines(path):
         if not raw.strip():
             pending_blank.append(number)
             continue
         for blank in pending_blank:
-            if on_error == "raise":
-                raise CorpusError("empty line", path, blank)
-            skipped += 1
+            yield CorpusError("empty line", path, blank)
         pending_blank = []
         try:
             text = _decode(raw, path, number)
@@ -241,13 +245,27 @@ def read_tsv_pairs(path, source_column=0, target_column=1, on_error="raise") -> 
             if not source or not target:
                 side = "source" if not source else "target"
                 raise CorpusError(f"empty {side} sentence", path, number)
-        except CorpusError:
-            if on_error == "skip":
-                skipped += 1
-                continue
-            raise
-        sources.append(source)
-        targets.append(target)
+        except CorpusError as error:
+            yield error
+            continue
+        yield source, target
+
+
+def _collect_pairs(pairs, on_error, path):
+    """The `Corpus` of `pairs`: `(source, target)` tuples or `CorpusError`s.
+
+    A `CorpusError` is raised (`on_error="raise"`) or counted in `Corpus.skipped`
+    (`"skip"`); a corpus without any pair raises, naming `path`.
+    """
+    sources, targets, skipped = [], [], 0
+    for pair in pairs:
+        if isinstance(pair, CorpusError):
+            if on_error == "raise":
+                raise pair
+            skipped += 1
+            continue
+        sources.append(pair[0])
+        targets.append(pair[1])
     if not sources:
         raise CorpusError(f"no usable sentence pair ({skipped} lines skipped)", path)
     return Corpus(sources, targets, skipped)
@@ -297,7 +315,15 @@ def read_parallel_files(source_path, target_path, on_error="raise") -> Corpus:
             longer,
             first_extra,
         )
-    sources, targets, skipped = [], [], 0
+    return _collect_pairs(
+        _parallel_pairs(source_path, target_path, source_lines, target_lines),
+        on_error,
+        source_path,
+    )
+
+
+def _parallel_pairs(source_path, target_path, source_lines, target_lines):
+    """Yields the `(source, target)` pairs of aligned lines, or a `CorpusError`."""
     for (number, raw_source), (_, raw_target) in zip(
         source_lines, target_lines, strict=True
     ):
@@ -308,18 +334,10 @@ def read_parallel_files(source_path, target_path, on_error="raise") -> Corpus:
                 raise CorpusError("empty sentence", source_path, number)
             if not target:
                 raise CorpusError("empty sentence", target_path, number)
-        except CorpusError:
-            if on_error == "skip":
-                skipped += 1
-                continue
-            raise
-        sources.append(source)
-        targets.append(target)
-    if not sources:
-        raise CorpusError(
-            f"no usable sentence pair ({skipped} lines skipped)", source_path
-        )
-    return Corpus(sources, targets, skipped)
+        except CorpusError as error:
+            yield error
+            continue
+        yield source, target
 
 
 def read_split_folder(

@@ -41,7 +41,7 @@ def build(kind, texts=TEXTS, **kwargs):
         return SentencePieceTokenizer.train(texts * 3, **kwargs)
     if kind == "wordpiece":
         kwargs.setdefault("vocabulary_size", 150)
-    return TOKENIZERS[kind].build(texts, **kwargs)
+    return TOKENIZERS[kind].from_texts(texts, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_word_split_is_unicode_aware(tokenizers):
 
 
 def test_case_folding_keeps_accents_and_hangul():
-    tokenizer = CharacterTokenizer.build(["ÉCOLE 안녕하세요 Straße"], lowercase=True)
+    tokenizer = CharacterTokenizer.from_texts(["ÉCOLE 안녕하세요 Straße"], lowercase=True)
     vocabulary = tokenizer.get_vocabulary()
     assert "é" in vocabulary and "É" not in vocabulary
     assert "안" in vocabulary and "ᄋ" not in vocabulary  # syllables, not jamo
@@ -140,11 +140,11 @@ def test_case_folding_keeps_accents_and_hangul():
 
 
 def test_nfkc_normalization():
-    tokenizer = CharacterTokenizer.build(["ﬁne Ａ"])  # ligature, full-width A
+    tokenizer = CharacterTokenizer.from_texts(["ﬁne Ａ"])  # ligature, full-width A
     assert "f" in tokenizer.get_vocabulary() and "ﬁ" not in tokenizer.get_vocabulary()
     assert "A" in tokenizer.get_vocabulary() and "Ａ" not in tokenizer.get_vocabulary()
     assert as_text(tokenizer.detokenize(tokenizer.tokenize(["ﬁne Ａ"]))) == ["fine A"]
-    raw = CharacterTokenizer.build(["ﬁ"], normalization=None)
+    raw = CharacterTokenizer.from_texts(["ﬁ"], normalization=None)
     assert raw.get_vocabulary()[4:] == ["ﬁ"]
     with pytest.raises(ValueError, match="normalization"):
         CharacterTokenizer(normalization="NFX")
@@ -191,7 +191,7 @@ def test_lowercase_nfd_decomposes_accents_and_hangul():
     # e + U+0301, "cole", " ", 3 jamo for each of the two syllables.
     assert len(text) == 13, [hex(ord(c)) for c in text]
     assert text == unicodedata.normalize("NFD", "école 한국")
-    built = CharacterTokenizer.build(["ÉCOLE Ôte"], normalization="NFD", lowercase=True)
+    built = CharacterTokenizer.from_texts(["ÉCOLE Ôte"], normalization="NFD", lowercase=True)
     vocabulary = built.get_vocabulary()
     assert "\u0301" in vocabulary and "\u0302" in vocabulary
     assert "é" not in vocabulary and "É" not in vocabulary and "E" not in vocabulary
@@ -419,40 +419,40 @@ def test_saved_model_export(tokenizers, tmp_path):
 def test_builders_accept_datasets_and_files(tmp_path):
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(TEXTS) + "\n\n", encoding="utf-8")
-    from_list = WordTokenizer.build(TEXTS).get_vocabulary()
-    assert WordTokenizer.build(str(path)).get_vocabulary() == from_list
-    assert WordTokenizer.build([path]).get_vocabulary() == from_list
+    from_list = WordTokenizer.from_texts(TEXTS).get_vocabulary()
+    assert WordTokenizer.from_texts(str(path)).get_vocabulary() == from_list
+    assert WordTokenizer.from_texts([path]).get_vocabulary() == from_list
     dataset = tf.data.Dataset.from_tensor_slices(TEXTS)
-    assert WordTokenizer.build(dataset).get_vocabulary() == from_list
-    assert WordTokenizer.build(dataset.batch(2)).get_vocabulary() == from_list
+    assert WordTokenizer.from_texts(dataset).get_vocabulary() == from_list
+    assert WordTokenizer.from_texts(dataset.batch(2)).get_vocabulary() == from_list
     with pytest.raises(ValueError, match="No texts"):
-        WordTokenizer.build([])
+        WordTokenizer.from_texts([])
 
 
 def test_vocabulary_limits_and_order():
     texts = ["b b b a a c", "d"]
-    tokenizer = WordTokenizer.build(texts)
+    tokenizer = WordTokenizer.from_texts(texts)
     assert tokenizer.get_vocabulary() == list(RESERVED_TOKENS) + ["b", "a", "c", "d"]
-    assert WordTokenizer.build(texts, max_vocabulary_size=6).get_vocabulary()[4:] == [
+    assert WordTokenizer.from_texts(texts, max_vocabulary_size=6).get_vocabulary()[4:] == [
         "b",
         "a",
     ]
-    assert WordTokenizer.build(texts, vocabulary_size=6).get_vocabulary()[4:] == [
+    assert WordTokenizer.from_texts(texts, vocabulary_size=6).get_vocabulary()[4:] == [
         "b",
         "a",
     ]
-    assert WordTokenizer.build(texts, min_frequency=2).get_vocabulary()[4:] == [
+    assert WordTokenizer.from_texts(texts, min_frequency=2).get_vocabulary()[4:] == [
         "b",
         "a",
     ]
-    assert WordTokenizer.build(["[UNK] x"]).get_vocabulary()[4:] == [
+    assert WordTokenizer.from_texts(["[UNK] x"]).get_vocabulary()[4:] == [
         "UNK",
         "[",
         "]",
         "x",
     ]
     with pytest.raises(ValueError, match="reserved"):
-        WordTokenizer.build(texts, max_vocabulary_size=4)
+        WordTokenizer.from_texts(texts, max_vocabulary_size=4)
     with pytest.raises(ValueError, match="reserved"):
         WordTokenizer(["a", "b"])
     with pytest.raises(ValueError, match="Duplicate"):
@@ -469,7 +469,7 @@ def test_vocabulary_file_argument(tmp_path):
 def test_wordpiece_learns_subwords():
     stems = ["play", "walk", "talk", "jump", "look", "cook", "kick", "pick"]
     texts = [" ".join(stem + end for end in ["ing", "ed", "er", "s"]) for stem in stems]
-    tokenizer = WordPieceTokenizer.build(texts, vocabulary_size=60)
+    tokenizer = WordPieceTokenizer.from_texts(texts, vocabulary_size=60)
     vocabulary = tokenizer.get_vocabulary()
     assert vocabulary[:4] == list(RESERVED_TOKENS)
     assert tokenizer.vocabulary_size <= 60
@@ -482,7 +482,7 @@ def test_wordpiece_learns_subwords():
 
 def test_sentencepiece_training_is_deterministic_and_uses_reserved_ids():
     first = SentencePieceTokenizer.train(TEXTS * 3, vocabulary_size=100)
-    second = SentencePieceTokenizer.build(TEXTS * 3, vocabulary_size=100)
+    second = SentencePieceTokenizer.from_texts(TEXTS * 3, vocabulary_size=100)
     assert first.model_proto == second.model_proto
     assert first.get_vocabulary()[:4] == list(RESERVED_TOKENS)
     assert first.vocabulary_size <= 100
@@ -516,6 +516,26 @@ def test_get_tokenizer_and_layer_build():
     # On instances `build` is Keras's (weightless) layer build, not the builder.
     empty.build((None,))
     assert empty.built
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_build_is_only_the_layer_build(kind):
+    """`build` means one thing: Keras's layer build. The old class-level builder
+    spelling `Cls.build(texts)` says what to call instead."""
+    cls = TOKENIZERS[kind]
+    with pytest.raises(TypeError, match="from_texts"):
+        cls.build(TEXTS * 3)
+    instance = cls()
+    instance.built = False
+    assert instance.build((None,)) is None and instance.built
+
+
+def test_no_tokenizer_inherits_a_hook_it_must_refuse():
+    """Token counting lives with the tokenizers that count (not on `Tokenizer`)."""
+    for cls in TOKENIZERS.values():
+        assert not hasattr(cls, "_split_for_counting")
+        assert not hasattr(cls, "_count_tokens")
+    assert not hasattr(SentencePieceTokenizer, "_split")
 
 
 def test_sentencepiece_survives_set_random_seed():
