@@ -13,7 +13,6 @@ import os
 import time
 
 import keras
-import numpy as np
 
 from keras_seq2seq import evaluation, plotting, schedules
 from keras_seq2seq.datasets import load_dates
@@ -62,7 +61,7 @@ def build_dates_model(source_tokenizer, target_tokenizer, steps_per_epoch, epoch
     """
     total_steps = max(1, steps_per_epoch * epochs)
     # k / (k + exp(i / k)) = 0.1 at i = total_steps  <=>  i/k = log(9k).
-    k = _inverse_sigmoid_k(total_steps, final_ratio=0.1)
+    k = round(schedules.inverse_sigmoid_k(total_steps, final_ratio=0.1), 3)
     return Seq2Seq(
         source_tokenizer.vocabulary_size, target_tokenizer.vocabulary_size,
         embedding_dim=32, units=128, encoder_units=64, bidirectional=True,
@@ -71,16 +70,6 @@ def build_dates_model(source_tokenizer, target_tokenizer, steps_per_epoch, epoch
         teacher_forcing_granularity="token", seed=seed, max_decode_length=16,
         source_tokenizer=source_tokenizer, target_tokenizer=target_tokenizer,
         name="dates_seq2seq")
-
-
-def _inverse_sigmoid_k(total_steps, final_ratio):
-    # Solve k / (k + exp(n / k)) = r for k by bisection (monotone in k).
-    low, high = 1.0, float(total_steps)
-    for _ in range(60):
-        k = (low + high) / 2
-        ratio = k / (k + np.exp(min(total_steps / k, 700.0)))
-        low, high = (k, high) if ratio < final_ratio else (low, k)
-    return round((low + high) / 2, 3)
 
 
 def run_demo(output_dir="demo_output", epochs=6, train_size=20000, test_size=5000,

@@ -263,6 +263,31 @@ def _make(name, params):
     return cls(**params)
 
 
+def inverse_sigmoid_k(steps, final_ratio):
+    """The `k` of `InverseSigmoidDecay` whose ratio falls to `final_ratio` at `steps`.
+
+    Solves k / (k + exp(steps / k)) = final_ratio by bisection (the ratio at a fixed
+    step grows with k).
+
+    Args:
+        steps: the step count (> 0) at which the ratio is `final_ratio`.
+        final_ratio: the ratio there, in (0, 1).
+
+    Returns:
+        `k` as a float (1.0, the smallest valid k, when even k = 1 decays less).
+    """
+    def ratio(k):
+        return k / (k + math.exp(min(steps / k, 700.0)))
+
+    low, high = 1.0, max(2.0, float(steps))
+    if ratio(low) >= final_ratio:  # too few steps to decay that far
+        return 1.0
+    for _ in range(100):
+        k = (low + high) / 2
+        low, high = (k, high) if ratio(k) < final_ratio else (low, k)
+    return (low + high) / 2
+
+
 def get(identifier):
     """A schedule from a number, a name + kwargs dict, a config, or an instance.
 

@@ -4,11 +4,12 @@ import json
 
 import pytest
 
-from keras_seq2seq.demo import _inverse_sigmoid_k, run_demo
+from keras_seq2seq.demo import run_demo
+from keras_seq2seq.schedules import inverse_sigmoid_k
 
 
 def test_inverse_sigmoid_k_reaches_the_final_ratio():
-    k = _inverse_sigmoid_k(1000, final_ratio=0.1)
+    k = inverse_sigmoid_k(1000, final_ratio=0.1)
     import math
     assert abs(k / (k + math.exp(1000 / k)) - 0.1) < 1e-3
 

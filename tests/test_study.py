@@ -17,7 +17,6 @@ sys.path.insert(0, str(EXPERIMENTS))
 
 import study_harness as study  # noqa: E402
 import teacher_forcing_study as script  # noqa: E402
-from study_harness import regimes as regimes_module  # noqa: E402
 
 TINY_MODEL = {"units": 8, "embedding_dim": 4, "max_decode_length": 11}
 MAX_STEPS = 4
@@ -121,7 +120,7 @@ def test_planned_decay(name, steps):
 
 
 def test_inverse_sigmoid_k_solves_the_equation():
-    k = regimes_module._inverse_sigmoid_k(3000, 0.1)
+    k = schedules.inverse_sigmoid_k(3000, 0.1)
     assert k / (k + math.exp(3000 / k)) == pytest.approx(0.1, rel=1e-6)
 
 

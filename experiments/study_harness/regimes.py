@@ -6,7 +6,6 @@ budget allows.
 """
 
 import dataclasses
-import math
 
 from keras_seq2seq import schedules
 
@@ -84,20 +83,6 @@ def default_regimes(switch_threshold=0.9):
     ]
 
 
-def _inverse_sigmoid_k(steps, final_ratio):
-    """k such that k / (k + exp(steps / k)) = final_ratio (bisection; monotone in k)."""
-    def ratio(k):
-        return k / (k + math.exp(min(steps / k, 700.0)))
-
-    low, high = 1.0, max(2.0, float(steps))
-    if ratio(low) >= final_ratio:  # too few steps to decay that far
-        return 1.0
-    for _ in range(100):
-        k = (low + high) / 2
-        low, high = (k, high) if ratio(k) < final_ratio else (low, k)
-    return (low + high) / 2
-
-
 def planned_decay(name, planned_steps, final_ratio=0.1):
     """A decay from about 1 at step 0 to `final_ratio` at `planned_steps`, then flat.
 
@@ -120,5 +105,5 @@ def planned_decay(name, planned_steps, final_ratio=0.1):
                                           minimum=final_ratio)
     if name == "inverse_sigmoid":
         return schedules.InverseSigmoidDecay(
-            k=_inverse_sigmoid_k(planned_steps, final_ratio), minimum=final_ratio)
+            k=schedules.inverse_sigmoid_k(planned_steps, final_ratio), minimum=final_ratio)
     raise ValueError(f"Unknown decay {name!r}. Expected one of {DECAYS}.")

@@ -130,42 +130,8 @@ class Seq2Seq(InferenceMixin, keras.Model):
                  parallel_passes=1, seed=0, max_decode_length=100,
                  source_tokenizer=None, target_tokenizer=None, name="seq2seq",
                  **kwargs):
-        encoder_units = units if encoder_units is None else encoder_units
-        check_choice("teacher_forcing_granularity", teacher_forcing_granularity,
-                     GRANULARITIES)
-        check_choice("teacher_forcing_feedback", teacher_forcing_feedback, FEEDBACKS)
-        check_choice("teacher_forcing_mode", teacher_forcing_mode, MODES)
-        check_positive_int("parallel_passes", parallel_passes)
-        label_smoothing = check_rate("label_smoothing", label_smoothing)
-        check_positive_int("max_decode_length", max_decode_length)
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ValueError(f"Expected an int for `seed`. Received: seed={seed!r}")
-        teacher_forcing = schedules.get(teacher_forcing)
-        source_tokenizer = _check_tokenizer(
-            "source_tokenizer", source_tokenizer, source_vocabulary_size)
-        target_tokenizer = _check_tokenizer(
-            "target_tokenizer", target_tokenizer, target_vocabulary_size)
-        memory_dim = encoder_units * (2 if bidirectional else 1)
-        if attention == "dot" and memory_dim != units:
-            raise ValueError(
-                "The dot score needs the encoder outputs and the decoder state to have "
-                f"the same size, but encoder outputs have {memory_dim} features "
-                f"(encoder_units={encoder_units}, bidirectional={bidirectional}) and "
-                f"the decoder has units={units}. Use attention='general' or 'concat', "
-                "or make them equal.")
-
-        # --- layers (built by the functional call below)
-        encoder = Seq2SeqEncoder(
-            source_vocabulary_size, embedding_dim=embedding_dim, units=encoder_units,
-            num_layers=num_layers, cell_type=cell_type, bidirectional=bidirectional,
-            dropout=dropout, decoder_units=units, name="encoder")
-        decoder = AttentionDecoder(
-            target_vocabulary_size, embedding_dim=embedding_dim, units=units,
-            num_layers=num_layers, cell_type=cell_type, attention=attention,
-            attention_units=attention_units, attention_depth=attention_depth,
-            attention_scale=attention_scale, local_attention=local_attention,
-            attention_window=attention_window, input_feeding=input_feeding,
-            dropout=dropout, tie_embeddings=tie_embeddings, name="decoder")
+        settings = {key: value for key, value in locals().items() if key in SETTINGS}
+        settings, encoder, decoder = _checked_settings_and_layers(**settings)
 
         # --- functional graph
         source_ids = keras.Input(shape=(None,), dtype="int32", name="source_ids")
@@ -181,9 +147,8 @@ class Seq2Seq(InferenceMixin, keras.Model):
         # --- settings and state (after the functional init)
         self.encoder = encoder
         self.decoder = decoder
-        arguments = locals()
         for setting in SETTINGS:  # the (checked) constructor arguments
-            setattr(self, setting, arguments[setting])
+            setattr(self, setting, settings[setting])
         # Set by callbacks.TeacherForcingSwitch: -1 means "not switched"; otherwise
         # the ratio is capped at this value. A weight, so it is saved with the model.
         self.teacher_forcing_cap = self.add_weight(
@@ -491,6 +456,24 @@ class Seq2Seq(InferenceMixin, keras.Model):
         return config
 
     @classmethod
+    def check_settings(cls, source_vocabulary_size=5, target_vocabulary_size=5,
+                       **settings):
+        """Runs the constructor's checks, without building a model (no weights).
+
+        Args:
+            source_vocabulary_size, target_vocabulary_size, **settings: as the
+                constructor takes them.
+
+        Raises:
+            ValueError: the constructor's error for the first bad setting.
+        """
+        unknown = sorted(set(settings) - set(SETTINGS))
+        if unknown:
+            raise ValueError(f"Unknown Seq2Seq setting(s) {unknown}. Valid: {SETTINGS}")
+        _checked_settings_and_layers(source_vocabulary_size, target_vocabulary_size,
+                                     **settings)
+
+    @classmethod
     def from_config(cls, config):
         return cls(**config)
 
@@ -498,6 +481,68 @@ class Seq2Seq(InferenceMixin, keras.Model):
 # The constructor's settings: attributes of the same name, and `get_config()`'s keys.
 SETTINGS = tuple(name for name in inspect.signature(Seq2Seq.__init__).parameters
                  if name not in ("self", "name", "kwargs"))
+
+
+def _checked_settings_and_layers(source_vocabulary_size, target_vocabulary_size,
+                                 **settings):
+    """The constructor's checks, and its encoder and decoder layers (not built yet).
+
+    Returns:
+        `(settings, encoder, decoder)`: every setting of `SETTINGS`, normalised (the
+        schedule and tokenizers as objects, `encoder_units` resolved).
+    """
+    defaults = {name: parameter.default for name, parameter in
+                inspect.signature(Seq2Seq.__init__).parameters.items()
+                if name in SETTINGS}
+    settings = {**defaults, **settings}
+    (embedding_dim, units, encoder_units, num_layers, cell_type, bidirectional,
+     attention, attention_units, attention_depth, attention_scale, local_attention,
+     attention_window, input_feeding, dropout, tie_embeddings, label_smoothing,
+     teacher_forcing, teacher_forcing_granularity, teacher_forcing_feedback,
+     teacher_forcing_mode, parallel_passes, seed, max_decode_length, source_tokenizer,
+     target_tokenizer) = (settings[name] for name in SETTINGS[2:])
+    encoder_units = units if encoder_units is None else encoder_units
+    check_choice("teacher_forcing_granularity", teacher_forcing_granularity,
+                 GRANULARITIES)
+    check_choice("teacher_forcing_feedback", teacher_forcing_feedback, FEEDBACKS)
+    check_choice("teacher_forcing_mode", teacher_forcing_mode, MODES)
+    check_positive_int("parallel_passes", parallel_passes)
+    label_smoothing = check_rate("label_smoothing", label_smoothing)
+    check_positive_int("max_decode_length", max_decode_length)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"Expected an int for `seed`. Received: seed={seed!r}")
+    teacher_forcing = schedules.get(teacher_forcing)
+    source_tokenizer = _check_tokenizer(
+        "source_tokenizer", source_tokenizer, source_vocabulary_size)
+    target_tokenizer = _check_tokenizer(
+        "target_tokenizer", target_tokenizer, target_vocabulary_size)
+    memory_dim = encoder_units * (2 if bidirectional else 1)
+    if attention == "dot" and memory_dim != units:
+        raise ValueError(
+            "The dot score needs the encoder outputs and the decoder state to have "
+            f"the same size, but encoder outputs have {memory_dim} features "
+            f"(encoder_units={encoder_units}, bidirectional={bidirectional}) and "
+            f"the decoder has units={units}. Use attention='general' or 'concat', "
+            "or make them equal.")
+
+    # --- layers (built by the functional call below)
+    encoder = Seq2SeqEncoder(
+        source_vocabulary_size, embedding_dim=embedding_dim, units=encoder_units,
+        num_layers=num_layers, cell_type=cell_type, bidirectional=bidirectional,
+        dropout=dropout, decoder_units=units, name="encoder")
+    decoder = AttentionDecoder(
+        target_vocabulary_size, embedding_dim=embedding_dim, units=units,
+        num_layers=num_layers, cell_type=cell_type, attention=attention,
+        attention_units=attention_units, attention_depth=attention_depth,
+        attention_scale=attention_scale, local_attention=local_attention,
+        attention_window=attention_window, input_feeding=input_feeding,
+        dropout=dropout, tie_embeddings=tie_embeddings, name="decoder")
+    settings.update(source_vocabulary_size=source_vocabulary_size,
+                    target_vocabulary_size=target_vocabulary_size,
+                    encoder_units=encoder_units, label_smoothing=label_smoothing,
+                    teacher_forcing=teacher_forcing, source_tokenizer=source_tokenizer,
+                    target_tokenizer=target_tokenizer)
+    return settings, encoder, decoder
 
 
 def _serialize_optional(obj):

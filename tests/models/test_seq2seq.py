@@ -231,3 +231,19 @@ def test_scheduled_sampling_compiles_under_xla(granularity, mode,
     history = model.fit((source, decoder_input), labels, batch_size=32, epochs=2,
                         verbose=0)
     assert np.isfinite(history.history["loss"]).all()
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(attention="dot", bidirectional=True, units=16), "dot score"),
+    (dict(dropout=1.5), "dropout"),
+    (dict(teacher_forcing_mode="jumbled"), "teacher_forcing_mode"),
+    (dict(cell_type="rnn"), "cell_type"),
+    (dict(unit=3), "Unknown Seq2Seq setting"),
+])
+def test_check_settings_raises_what_the_constructor_raises(bad, match):
+    with pytest.raises(ValueError, match=match):
+        ks.Seq2Seq.check_settings(12, 12, **bad)
+    if "unit" not in bad:
+        with pytest.raises(ValueError, match=match):
+            ks.Seq2Seq(12, 12, **bad)
+    ks.Seq2Seq.check_settings(12, 12, units=32, bidirectional=True)  # valid: no error
