@@ -15,15 +15,8 @@ PAD_ID, UNK_ID, START_ID, END_ID = range(len(RESERVED_TOKENS))
 # The Luong et al. (2015) scores, by the names the model's `attention=` takes.
 ATTENTION_NAMES = ("dot", "general", "concat")
 
-__all__ = [
-    "ATTENTION_NAMES",
-    "END_ID",
-    "END_TOKEN",
-    "PAD_ID",
-    "PAD_TOKEN",
-    "RESERVED_TOKENS",
-    "START_ID",
-    "START_TOKEN",
-    "UNK_ID",
-    "UNK_TOKEN",
-]
+# The names a tokenizer module re-exports.
+RESERVED_NAMES = ("PAD_TOKEN", "UNK_TOKEN", "START_TOKEN", "END_TOKEN",
+                  "RESERVED_TOKENS", "PAD_ID", "UNK_ID", "START_ID", "END_ID")
+
+__all__ = [*RESERVED_NAMES, "ATTENTION_NAMES"]

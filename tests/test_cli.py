@@ -21,7 +21,9 @@ COMMANDS = {
                  "--output", "--json"],
     "translate": ["--model", "--input", "--beam", "--n-best", "--show-attention",
                   "--plot", "--batch-size", "TEXT"],
-    "export": ["--model", "--output", "--beam", "--max-length", "--overwrite"],
+    "export": ["--model", "--output", "--beam", "--max-length", "--length-penalty",
+               "--coverage-penalty", "--min-length", "--max-length-ratio",
+               "--max-length-offset", "--overwrite"],
     "plot-attention": ["--model", "--output", "--beam", "TEXT"],
 }
 
@@ -359,6 +361,42 @@ def test_export_command(trained, capsys, tmp_path):
     assert len(capsys.readouterr().out.splitlines()) == 2
     assert cli.main(["translate", "--model", str(target), "--beam", "3", "x"]) == 2
     assert_one_line_error(capsys.readouterr().err, "fixed to beam search of width 2")
+
+
+@pytest.mark.slow
+def test_export_command_bakes_the_decoding_options(trained, capsys, tmp_path):
+    """--length-penalty/--coverage-penalty/--min-length/--max-length-ratio reach the
+    export: its translations equal model.translate with the same options."""
+    import keras
+
+    from keras_seq2seq.export import load_translator
+
+    run, _ = trained
+    target = tmp_path / "beam3"
+    assert cli.main(["export", "--model", str(run / "model.keras"), "--output",
+                     str(target), "--beam", "3", "--length-penalty", "0.6",
+                     "--coverage-penalty", "0.2", "--min-length", "2",
+                     "--max-length-ratio", "1.5", "--max-length-offset", "1"]) == 0
+    assert "length_penalty=0.6" in capsys.readouterr().out
+    translator = load_translator(target)
+    options = dict(beam_width=3, length_penalty=0.6, coverage_penalty=0.2,
+                   min_length=2, max_length_ratio=1.5, max_length_offset=1)
+    assert translator.metadata["options"] == options
+    texts = ["1 May 2020", "December 3, 1999", "x"]
+    model = keras.models.load_model(run / "model.keras")
+    assert translator.translate(texts) == model.translate(texts, method="beam",
+                                                          **options)
+    for flags, message in ((["--length-penalty", "0.6"], "applies to beam search"),
+                           (["--max-length-offset", "2"], "needs --max-length-ratio"),
+                           (["--coverage-penalty", "-1", "--beam", "2"], "coverage")):
+        try:  # argparse's own errors exit; the command's return 2
+            code = cli.main(["export", "--model", str(run / "model.keras"),
+                             "--output", str(tmp_path / "bad"), *flags])
+        except SystemExit as exit_:
+            code = exit_.code
+        assert code == 2
+        assert_one_line_error(capsys.readouterr().err, message)
+    assert not (tmp_path / "bad").exists()
 
 
 @pytest.mark.slow

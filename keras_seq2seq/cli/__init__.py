@@ -58,7 +58,7 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", metavar="COMMAND",
                                      parser_class=Parser)
     for command in COMMANDS:
-        command.add_parser(commands)
+        command.add_parser(commands).set_defaults(func=command.run)
     return parser
 
 

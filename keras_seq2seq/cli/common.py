@@ -91,6 +91,17 @@ def model_argument(parser):
                              f"`{PROG} export` (required)")
 
 
+def keras_model_and_output_arguments(parser, model_help, output_metavar, output_help,
+                                     beam_help):
+    """`--model M.keras` and `--output` (both required), and `--beam N`."""
+    parser.add_argument("--model", required=True, metavar="M.keras",
+                        help=f"{model_help} (required)")
+    parser.add_argument("--output", required=True, metavar=output_metavar,
+                        help=f"{output_help} (required)")
+    parser.add_argument("--beam", type=positive_int, metavar="N",
+                        help=f"{beam_help} (default: greedy decoding)")
+
+
 def beam_argument(parser):
     parser.add_argument("--beam", type=positive_int, metavar="N",
                         help="beam search of width N (default: greedy decoding); a "

@@ -29,7 +29,6 @@ def add_parser(commands):
     parser.add_argument("--seed", type=non_negative_int, default=0, metavar="N",
                         help="seed of the data, the weights and the coin tosses "
                              "(default: 0)")
-    parser.set_defaults(func=run)
     return parser
 
 

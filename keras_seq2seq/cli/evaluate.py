@@ -32,7 +32,6 @@ def add_parser(commands):
                         help="also write the translations there, one a line")
     parser.add_argument("--json", action="store_true",
                         help="print the scores as one JSON object on stdout")
-    parser.set_defaults(func=run)
     return parser
 
 

@@ -7,8 +7,28 @@ from keras_seq2seq.cli.common import (
     PROG,
     CLIError,
     add_command,
+    keras_model_and_output_arguments,
     load_keras,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
     positive_int,
+)
+
+# Decoding options baked into the export: (flag, export_translator keyword, type,
+# metavar, help, beam only).
+OPTIONS = (
+    ("--length-penalty", "length_penalty", float, "ALPHA",
+     "GNMT length penalty alpha of the beam search (needs --beam; default 0)", True),
+    ("--coverage-penalty", "coverage_penalty", non_negative_float, "BETA",
+     "GNMT coverage penalty beta >= 0 of the beam search (needs --beam; default 0)",
+     True),
+    ("--min-length", "min_length", non_negative_int, "N",
+     "never end a translation before N tokens (default 0)", False),
+    ("--max-length-ratio", "max_length_ratio", positive_float, "A",
+     "cap each translation at A x its source length (+ --max-length-offset)", False),
+    ("--max-length-offset", "max_length_offset", non_negative_int, "B",
+     "with --max-length-ratio: cap at A x source length + B (default 0)", False),
 )
 
 
@@ -20,32 +40,47 @@ def add_parser(commands):
                     "the graph), for TF Serving or tf.saved_model.load (after "
                     "`import tensorflow_text`). Use it with `keras-seq2seq translate "
                     "--model DIR`.")
-    parser.add_argument("--model", required=True, metavar="M.keras",
-                        help="the .keras model to export (required)")
-    parser.add_argument("--output", required=True, metavar="DIR",
-                        help="the SavedModel folder to create (required)")
-    parser.add_argument("--beam", type=positive_int, metavar="N",
-                        help="bake beam search of width N into the export "
-                             "(default: greedy decoding)")
+    keras_model_and_output_arguments(
+        parser, "the .keras model to export", "DIR", "the SavedModel folder to create",
+        "bake beam search of width N into the export")
     parser.add_argument("--max-length", type=positive_int, metavar="N",
                         help="output cap in tokens (default: the model's "
                              "max_decode_length)")
+    for flag, _, kind, metavar, help_text, _ in OPTIONS:
+        parser.add_argument(flag, type=kind, metavar=metavar, help=help_text)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace DIR if it exists")
-    parser.set_defaults(func=run)
     return parser
+
+
+def decoding_options(args):
+    """The `export_translator` keywords of the decoding flags that were given."""
+    options = {}
+    for flag, keyword, _, _, _, beam_only in OPTIONS:
+        value = getattr(args, keyword)
+        if value is None:
+            continue
+        if beam_only and not args.beam:
+            raise CLIError(f"{flag} applies to beam search: give --beam N too")
+        options[keyword] = value
+    if "max_length_offset" in options and "max_length_ratio" not in options:
+        raise CLIError("--max-length-offset needs --max-length-ratio")
+    return options
 
 
 def run(args):
     from keras_seq2seq import export
 
+    options = decoding_options(args)
     if os.path.exists(args.output) and not args.overwrite:
         raise CLIError(f"{args.output} already exists; pass --overwrite to replace it")
     model = load_keras(args.model, need_tokenizers=False)  # ids-only exports work
     path = export.export_translator(model, args.output, beam_width=args.beam,
                                     max_length=args.max_length,
-                                    overwrite=args.overwrite)
+                                    overwrite=args.overwrite, **options)
     how = f"beam search of width {args.beam}" if args.beam else "greedy decoding"
+    if options:
+        how += ", " + ", ".join(f"{key}={value}" for key, value in options.items())
     print(f"SavedModel translator ({how}) written to {path}")
     print(f"  {PROG} translate --model {shlex.quote(path)} \"...\"")
     print("  Python: import tensorflow_text, tensorflow as tf; "

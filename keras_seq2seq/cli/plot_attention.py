@@ -5,8 +5,8 @@ from keras_seq2seq.cli.common import (
     add_command,
     decoding_options,
     draw_attention,
+    keras_model_and_output_arguments,
     load_keras,
-    positive_int,
 )
 
 
@@ -16,15 +16,10 @@ def add_parser(commands):
         description="Translates TEXT and writes its attention weights as a heat map "
                     "(source tokens across, target tokens down). Hangul needs a font "
                     "that covers it (Debian/Ubuntu: fonts-nanum or fonts-noto-cjk).")
-    parser.add_argument("--model", required=True, metavar="M.keras",
-                        help="the .keras model (required)")
-    parser.add_argument("--output", required=True, metavar="PNG",
-                        help="the PNG file to write (required)")
-    parser.add_argument("--beam", type=positive_int, metavar="N",
-                        help="use the best hypothesis of a beam search of width N "
-                             "(default: greedy decoding)")
+    keras_model_and_output_arguments(
+        parser, "the .keras model", "PNG", "the PNG file to write",
+        "use the best hypothesis of a beam search of width N")
     parser.add_argument("text", metavar="TEXT", help="the sentence to translate")
-    parser.set_defaults(func=run)
     return parser
 
 

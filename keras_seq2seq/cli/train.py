@@ -56,7 +56,6 @@ def add_parser(commands):
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None,
                         help="Keras fit verbosity: 0 silent, 1 progress bar, 2 one "
                              "line per epoch (default: 1 in a terminal, else 2)")
-    parser.set_defaults(func=run)
     return parser
 
 

@@ -46,7 +46,6 @@ def add_parser(commands):
     parser.add_argument("--batch-size", type=positive_int, default=64, metavar="N",
                         help="sentences per batch for arguments and --input "
                              "(default: 64)")
-    parser.set_defaults(func=run)
     return parser
 
 

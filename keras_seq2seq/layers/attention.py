@@ -28,7 +28,8 @@ from keras_seq2seq._serialization import register
 from keras_seq2seq.constants import ATTENTION_NAMES
 
 
-def _shape_text(shape):
+def shape_text(shape):
+    """A shape as error messages print it: `(2, None, 8)`."""
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
@@ -117,19 +118,19 @@ class LuongAttention(keras.layers.Layer):
             raise ValueError(
                 f"{self.name}: `query` must have rank 2 (batch_size, dim) for one "
                 "decoder step or rank 3 (batch_size, Tq, dim) for all steps. "
-                f"Received: query.shape={_shape_text(query_shape)}"
+                f"Received: query.shape={shape_text(query_shape)}"
             )
         if len(values_shape) != 3:
             raise ValueError(
                 f"{self.name}: `values` must have rank 3 (batch_size, Ts, dim). "
-                f"Received: values.shape={_shape_text(values_shape)}"
+                f"Received: values.shape={shape_text(values_shape)}"
             )
         qb, vb = query_shape[0], values_shape[0]
         if qb is not None and vb is not None and qb != vb:
             raise ValueError(
                 f"{self.name}: `query` and `values` must have the same batch size. "
-                f"Received: query.shape={_shape_text(query_shape)}, "
-                f"values.shape={_shape_text(values_shape)}"
+                f"Received: query.shape={shape_text(query_shape)}, "
+                f"values.shape={shape_text(values_shape)}"
             )
         if values_mask_shape is not None:
             values_mask_shape = tuple(values_mask_shape)
@@ -140,8 +141,8 @@ class LuongAttention(keras.layers.Layer):
             ):
                 raise ValueError(
                     f"{self.name}: `values_mask` must have shape "
-                    f"{_shape_text(expected)} (batch_size, Ts). "
-                    f"Received: values_mask.shape={_shape_text(values_mask_shape)}"
+                    f"{shape_text(expected)} (batch_size, Ts). "
+                    f"Received: values_mask.shape={shape_text(values_mask_shape)}"
                 )
         if keys_shape is not None:
             keys_shape = tuple(keys_shape)
@@ -151,8 +152,8 @@ class LuongAttention(keras.layers.Layer):
             ):
                 raise ValueError(
                     f"{self.name}: `keys` must come from precompute(values) and have "
-                    f"shape (batch_size, Ts, dim) = {_shape_text(values_shape[:2])} + "
-                    f"(dim,). Received: keys.shape={_shape_text(keys_shape)}"
+                    f"shape (batch_size, Ts, dim) = {shape_text(values_shape[:2])} + "
+                    f"(dim,). Received: keys.shape={shape_text(keys_shape)}"
                 )
         self.check_dims(query_shape[-1], values_shape[-1])
 
@@ -300,8 +301,8 @@ class GeneralAttention(LuongAttention):
         if query_dim is None or values_dim is None:
             raise ValueError(
                 f"{self.name}: the feature sizes of `query` and `values` must be "
-                f"known. Received: query.shape={_shape_text(query_shape)}, "
-                f"values.shape={_shape_text(values_shape)}"
+                f"known. Received: query.shape={shape_text(query_shape)}, "
+                f"values.shape={shape_text(values_shape)}"
             )
         self.kernel = self.add_weight(
             name="W_a", shape=(query_dim, values_dim),

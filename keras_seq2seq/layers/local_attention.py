@@ -23,7 +23,7 @@ from keras import ops
 from keras_seq2seq._serialization import register
 from keras_seq2seq.checks import check_int
 from keras_seq2seq.constants import ATTENTION_NAMES
-from keras_seq2seq.layers.attention import LuongAttention, _shape_text, make_score_layer
+from keras_seq2seq.layers.attention import LuongAttention, shape_text, make_score_layer
 
 LOCAL_MODES = ("monotonic", "predictive")
 LOCAL_SCORES = ATTENTION_NAMES  # the scores usable inside the window: all of them
@@ -136,7 +136,7 @@ class LocalAttention(LuongAttention):
             if query_dim is None:
                 raise ValueError(
                     f"{self.name}: the feature size of `query` must be known. "
-                    f"Received: query.shape={_shape_text(query_shape)}")
+                    f"Received: query.shape={shape_text(query_shape)}")
             self.position_kernel = self.add_weight(
                 name="W_p", shape=(query_dim, self.units), initializer="glorot_uniform")
             self.position_vector = self.add_weight(
@@ -182,8 +182,8 @@ class LocalAttention(LuongAttention):
         if not ok:
             raise ValueError(
                 f"{self.name}: `positions` must have shape {expected} for a query of "
-                f"shape {_shape_text(query.shape)}. Received: "
-                f"positions.shape={_shape_text(shape)}")
+                f"shape {shape_text(query.shape)}. Received: "
+                f"positions.shape={shape_text(shape)}")
         positions = ops.cast(positions, "float32")
         if one_step:
             positions = ops.reshape(positions, (-1, 1)) + ops.zeros_like(

@@ -8,17 +8,8 @@ from keras_seq2seq._backend import require_tensorflow
 
 require_tensorflow(__name__)
 
-from keras_seq2seq.constants import (  # noqa: E402
-    END_ID,
-    END_TOKEN,
-    PAD_ID,
-    PAD_TOKEN,
-    RESERVED_TOKENS,
-    START_ID,
-    START_TOKEN,
-    UNK_ID,
-    UNK_TOKEN,
-)
+from keras_seq2seq import constants  # noqa: E402
+from keras_seq2seq.constants import *  # noqa: E402, F401, F403  (reserved tokens, ids)
 from keras_seq2seq.text.corpora import (  # noqa: E402
     Corpus,
     CorpusError,
@@ -50,19 +41,10 @@ __all__ = [
     "CharacterTokenizer",
     "Corpus",
     "CorpusError",
-    "END_ID",
-    "END_TOKEN",
-    "PAD_ID",
-    "PAD_TOKEN",
     "PipelineStats",
-    "RESERVED_TOKENS",
-    "START_ID",
-    "START_TOKEN",
     "SentencePieceTokenizer",
     "TOKENIZERS",
     "Tokenizer",
-    "UNK_ID",
-    "UNK_TOKEN",
     "WordPieceTokenizer",
     "WordTokenizer",
     "encode_pairs",
@@ -77,3 +59,4 @@ __all__ = [
     "set_shuffle_epoch",
     "shuffle_epoch_variable",
 ]
+__all__ = sorted(__all__ + list(constants.RESERVED_NAMES))  # and the reserved ids

@@ -50,17 +50,8 @@ from keras_seq2seq._backend import require_tensorflow
 
 require_tensorflow(__name__)
 
-from keras_seq2seq.constants import (  # noqa: E402
-    END_ID,
-    END_TOKEN,
-    PAD_ID,
-    PAD_TOKEN,
-    RESERVED_TOKENS,
-    START_ID,
-    START_TOKEN,
-    UNK_ID,
-    UNK_TOKEN,
-)
+from keras_seq2seq import constants  # noqa: E402
+from keras_seq2seq.constants import *  # noqa: E402, F401, F403  (reserved tokens, ids)
 from keras_seq2seq.text.tokenizers.base import Tokenizer  # noqa: E402
 from keras_seq2seq.text.tokenizers.sentencepiece import (  # noqa: E402
     SentencePieceTokenizer,
@@ -77,22 +68,14 @@ from keras_seq2seq.text.tokenizers.vocabulary import WORD_PATTERN  # noqa: E402,
 
 __all__ = [
     "CharacterTokenizer",
-    "END_ID",
-    "END_TOKEN",
-    "PAD_ID",
-    "PAD_TOKEN",
-    "RESERVED_TOKENS",
-    "START_ID",
-    "START_TOKEN",
     "SentencePieceTokenizer",
     "TOKENIZERS",
     "Tokenizer",
-    "UNK_ID",
-    "UNK_TOKEN",
     "WordPieceTokenizer",
     "WordTokenizer",
     "get_tokenizer",
 ]
+__all__ = sorted(__all__ + list(constants.RESERVED_NAMES))  # and the reserved ids
 
 
 TOKENIZERS = {
