@@ -57,7 +57,7 @@ class TeacherForcingSwitch(keras.callbacks.Callback):
     @property
     def fired(self):
         """Whether the model's switch has fired (read from the model weight)."""
-        return float(self.model.teacher_forcing_cap.numpy()) >= 0.0
+        return self.model.switch_fired
 
     def _maybe_switch(self, logs, where):
         if self.fired or not logs or self.monitor not in logs:

@@ -51,6 +51,7 @@ from keras_seq2seq.layers.local_attention import LOCAL_MODES
 from keras_seq2seq.layers.rnn import CELL_TYPES
 from keras_seq2seq.models.scheduled_sampling import FEEDBACKS, GRANULARITIES, MODES
 from keras_seq2seq.models.seq2seq import SETTINGS, Seq2Seq
+from keras_seq2seq.text.tokenizers import TOKENIZERS
 
 __all__ = [
     "COMMAND_LINE",
@@ -191,8 +192,7 @@ SCHEMA = {
                                  help="drop longer targets (tokens + 1)"),
     },
     "tokenizer": {
-        "type": Key("choice", "sentencepiece",
-                    ("sentencepiece", "wordpiece", "word", "character"),
+        "type": Key("choice", "sentencepiece", tuple(TOKENIZERS),
                     help="tokenizer of both sides"),
         "source_vocabulary_size": Key("int", 8000, minimum=len(RESERVED_TOKENS) + 1,
                                       help="source vocabulary size"),

@@ -4,7 +4,9 @@ Everything about the training policy lives here; the decoder layer only runs ste
 
 * The ratio: `capped_ratio(schedule, step, cap)` is the schedule's teacher-forcing
   ratio εᵢ at optimizer step i, capped once an accuracy-triggered switch fired
-  (`callbacks.TeacherForcingSwitch` saves the cap as a model weight, -1 = not fired).
+  (`callbacks.TeacherForcingSwitch` saves the cap as a model weight, -1 = not fired);
+  `switch_fired(cap)` and `always_teacher_forced(schedule, cap, attached)` read that
+  saved state, so a reloaded model follows it.
 * The coins: `use_truth_coins` draws, statelessly from `(seed, step)`, where the
   ground truth is fed: one coin per batch ("batch") or per target token ("token").
 * The feedback: `pick_feedback` turns logits into the token fed back where a coin
@@ -33,6 +35,7 @@ _BATCH_COIN, _TOKEN_COINS, _SEQUENTIAL_SAMPLES, _PARALLEL_SAMPLES = range(4)
 
 __all__ = [
     "FEEDBACKS",
+    "always_teacher_forced",
     "GRANULARITIES",
     "MODES",
     "capped_ratio",
@@ -41,6 +44,7 @@ __all__ = [
     "scheduled_logits",
     "sequential_logits",
     "step_key",
+    "switch_fired",
     "use_truth_coins",
 ]
 
@@ -64,6 +68,35 @@ def capped_ratio(schedule, step, cap):
     ratio = schedule(step)
     cap = tf.cast(cap, tf.float32)
     return tf.where(cap >= 0.0, tf.minimum(ratio, cap), ratio)
+
+
+def switch_fired(cap):
+    """Whether the accuracy-triggered switch fired: its saved cap is >= 0.
+
+    Args:
+        cap: the model's `teacher_forcing_cap` weight (-1 until the switch fires).
+
+    Returns:
+        Python bool, read from the variable's value (also while a function traces).
+    """
+    with tf.init_scope():
+        return float(tf.convert_to_tensor(cap)) >= 0.0
+
+
+def always_teacher_forced(schedule, cap, switch_attached):
+    """Whether training can only ever take the teacher-forced path.
+
+    Args:
+        schedule: the `TeacherForcingSchedule`.
+        cap: the switch's saved cap (see `switch_fired`).
+        switch_attached: whether a `TeacherForcingSwitch` is attached (it may fire
+            during the run).
+
+    Returns:
+        Python bool: the schedule is 1 at every step, no switch is attached and none
+        has fired.
+    """
+    return schedule.is_always_one and not switch_attached and not switch_fired(cap)
 
 
 def use_truth_coins(granularity, shape, ratio, seed, step):

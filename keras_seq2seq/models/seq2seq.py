@@ -176,8 +176,7 @@ class Seq2Seq(InferenceMixin, keras.Model):
     @property
     def switch_fired(self):
         """Whether the teacher-forcing switch has fired (its cap is a saved weight)."""
-        with tf.init_scope():  # read the variable's value, also while tracing
-            return float(tf.convert_to_tensor(self.teacher_forcing_cap)) >= 0.0
+        return scheduled_sampling.switch_fired(self.teacher_forcing_cap)
 
     @property
     def always_teacher_forced(self):
@@ -188,8 +187,8 @@ class Seq2Seq(InferenceMixin, keras.Model):
         cap is a weight) keeps the capped ratio after `load_model`, without the
         callback. Read when `train_step` is traced.
         """
-        return (self.teacher_forcing.is_always_one and not self.switch_enabled
-                and not self.switch_fired)
+        return scheduled_sampling.always_teacher_forced(
+            self.teacher_forcing, self.teacher_forcing_cap, self.switch_enabled)
 
     def enable_teacher_forcing_switch(self):
         """Prepares training for a ratio below the schedule's (called by the switch).

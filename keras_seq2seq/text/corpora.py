@@ -23,6 +23,8 @@ import dataclasses
 import os
 from typing import Iterator, List, Tuple, Union
 
+from keras_seq2seq.checks import check_int
+
 PathLike = Union[str, os.PathLike]
 
 ON_ERROR_CHOICES = ("raise", "skip")
@@ -179,11 +181,6 @@ def read_lines(path, on_error="raise", skip_empty=True) -> List[str]:
     return list(iter_lines(path, on_error=on_error, skip_empty=skip_empty))
 
 
-def _check_column(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {value!r}.")
-
-
 def read_tsv_pairs(path, source_column=0, target_column=1, on_error="raise") -> Corpus:
     """Reads sentence pairs from a tab-separated file such as Anki/Tatoeba `fra.txt`.
 
@@ -209,8 +206,8 @@ def read_tsv_pairs(path, source_column=0, target_column=1, on_error="raise") -> 
             without any usable pair.
     """
     _check_on_error(on_error)
-    _check_column("source_column", source_column)
-    _check_column("target_column", target_column)
+    check_int("source_column", source_column, minimum=0)
+    check_int("target_column", target_column, minimum=0)
     if source_column == target_column:
         raise ValueError("source_column and target_column must differ.")
     _check_not_empty(path)

@@ -26,6 +26,7 @@ import logging  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from keras_seq2seq.checks import check_int  # noqa: E402
 from keras_seq2seq.constants import END_ID, PAD_ID, START_ID  # noqa: E402
 from keras_seq2seq.text.shuffling import (  # noqa: E402
     SHUFFLE_EPOCH_ATTRIBUTE,
@@ -169,13 +170,6 @@ def _check_boundaries(boundaries):
     return boundaries
 
 
-def _check_length(name, value, minimum):
-    if value is not None and (
-        not isinstance(value, (int, np.integer)) or value < minimum
-    ):
-        raise ValueError(f"{name} must be None or an int >= {minimum}, got {value!r}.")
-
-
 def _add_start_end(source, target):
     decoder_inputs = tf.concat([[START_ID], target], axis=0)
     target_ids = tf.concat([target, [END_ID]], axis=0)
@@ -282,9 +276,9 @@ def make_dataset(
         raise ValueError(
             f"overlong must be one of {OVERLONG_CHOICES}, got {overlong!r}."
         )
-    _check_length("max_source_length", max_source_length, 1)
-    _check_length("max_target_length", max_target_length, 2)
-    _check_length("token_budget", token_budget, 1)
+    check_int("max_source_length", max_source_length, minimum=1, allow_none=True)
+    check_int("max_target_length", max_target_length, minimum=2, allow_none=True)
+    check_int("token_budget", token_budget, minimum=1, allow_none=True)
     if token_budget is None and (
         not isinstance(batch_size, (int, np.integer)) or batch_size < 1
     ):

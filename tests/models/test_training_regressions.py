@@ -13,7 +13,7 @@ import tensorflow as tf
 
 import keras_seq2seq as ks
 from keras_seq2seq.models import inference
-from tests.conftest import reverse_task
+from tests.helpers import reverse_task
 
 SMALL = dict(embedding_dim=8, units=16)
 

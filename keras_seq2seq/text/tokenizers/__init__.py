@@ -78,11 +78,11 @@ __all__ = [
 __all__ = sorted(__all__ + list(constants.RESERVED_NAMES))  # and the reserved ids
 
 
-TOKENIZERS = {
+TOKENIZERS = {  # the recommended first
     "sentencepiece": SentencePieceTokenizer,
     "wordpiece": WordPieceTokenizer,
-    "character": CharacterTokenizer,
     "word": WordTokenizer,
+    "character": CharacterTokenizer,
 }
 
 
