@@ -45,6 +45,7 @@ __all__ = [
     "sequential_logits",
     "step_key",
     "switch_fired",
+    "teacher_forced_now",
     "use_truth_coins",
 ]
 
@@ -217,9 +218,20 @@ def parallel_logits(decoder, decoder_input_ids, memory, memory_mask, initial_sta
                    initial_state=initial_state, training=training)
 
 
+def teacher_forced_now(granularity, ratio, seed, step):
+    """bool scalar: whether this batch takes the fast teacher-forced path.
+
+    With "batch" granularity when the batch's coin says "teacher"; with "token"
+    coins when the ratio is 1 (every coin says "teacher").
+    """
+    if granularity == "batch":
+        return _batch_coin(ratio, seed, step)
+    return ratio >= 1.0
+
+
 def scheduled_logits(decoder, decoder_input_ids, memory, memory_mask, initial_state,
                      ratio, step, seed=0, granularity="batch", feedback="argmax",
-                     mode="sequential", passes=1, training=True, xla=False):
+                     mode="sequential", passes=1, training=True, xla=False, path=None):
     """Logits under teacher-forcing ratio `ratio`: what `Seq2Seq.train_step` trains on.
 
     At ratio 1 (token coins) or when the batch coin says "teacher", the fast
@@ -240,6 +252,9 @@ def scheduled_logits(decoder, decoder_input_ids, memory, memory_mask, initial_st
         passes: passes of the parallel mode.
         training: Python bool.
         xla: whether the step is XLA-compiled.
+        path: None (choose with `teacher_forced_now`, in a `tf.cond`), "teacher" or
+            "mixed" (a caller that chooses itself: `Seq2Seq.train_step` puts the
+            whole gradient computation in each branch of its own `tf.cond`).
 
     Returns:
         float32 logits `(batch_size, T, vocabulary_size)`.
@@ -260,11 +275,12 @@ def scheduled_logits(decoder, decoder_input_ids, memory, memory_mask, initial_st
             decoder, ids, memory, memory_mask, initial_state, use_truth, feedback,
             step_key(seed, step, _SEQUENTIAL_SAMPLES), training)
 
-    if xla:
+    if xla or path == "mixed":
         return mixed()
-    if granularity == "batch":
-        return tf.cond(_batch_coin(ratio, seed, step), teacher_forced, mixed)
-    return tf.cond(ratio >= 1.0, teacher_forced, mixed)
+    if path == "teacher":
+        return teacher_forced()
+    return tf.cond(teacher_forced_now(granularity, ratio, seed, step), teacher_forced,
+                   mixed)
 
 
 def _batch_coin(ratio, seed, step):

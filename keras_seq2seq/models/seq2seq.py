@@ -232,7 +232,7 @@ class Seq2Seq(InferenceMixin, keras.Model):
         return memory, tf.not_equal(source_ids, PAD_ID), states
 
     def scheduled_forward(self, source_ids, decoder_input_ids, ratio, step,
-                          training=True):
+                          training=True, path=None):
         """Logits under teacher-forcing ratio `ratio` (what `train_step` trains on).
 
         Args:
@@ -251,7 +251,7 @@ class Seq2Seq(InferenceMixin, keras.Model):
             seed=self.seed, granularity=self.teacher_forcing_granularity,
             feedback=self.teacher_forcing_feedback, mode=self.teacher_forcing_mode,
             passes=self.parallel_passes, training=training,
-            xla=bool(getattr(self, "jit_compile", False)))
+            xla=bool(getattr(self, "jit_compile", False)), path=path)
 
     def free_running_logits(self, source_ids, decoder_input_ids, training=False):
         """Logits when every step is fed the model's own argmax (ratio 0)."""
@@ -402,21 +402,46 @@ class Seq2Seq(InferenceMixin, keras.Model):
         source_ids, decoder_input_ids = self._unpack_inputs(x)
         step = self.optimizer.iterations
         ratio = self.teacher_forcing_ratio(step)
-        with tf.GradientTape() as tape:
-            if self.always_teacher_forced:
-                y_pred = self((source_ids, decoder_input_ids), training=True)
-            else:
-                y_pred = self.scheduled_forward(source_ids, decoder_input_ids, ratio,
-                                                step, training=True)
-            loss = self._compute_loss(x=x, y=y, y_pred=y_pred,
-                                      sample_weight=sample_weight, training=True)
-            self._loss_tracker.update_state(
-                _keras_internals.unscale_for_distribution(loss),
-                sample_weight=tf.shape(source_ids)[0])
-            scaled_loss = self.optimizer.scale_loss(loss)
         variables = self.trainable_variables
-        gradients = tape.gradient(scaled_loss, variables)
-        self.optimizer.apply(gradients, variables)
+
+        def gradients(path, dense=False):
+            """Loss, logits and gradients of one forward path (no tape crosses a
+            `tf.cond`: differentiating through one makes TensorFlow pad each branch's
+            intermediates with the other's, a graph its type inference rejects with
+            a 25-line TFT_OPTIONAL warning)."""
+            with tf.GradientTape() as tape:
+                if path == "model":
+                    y_pred = self((source_ids, decoder_input_ids), training=True)
+                else:
+                    y_pred = self.scheduled_forward(source_ids, decoder_input_ids,
+                                                    ratio, step, training=True,
+                                                    path=path)
+                loss = self._compute_loss(x=x, y=y, y_pred=y_pred,
+                                          sample_weight=sample_weight, training=True)
+                scaled_loss = self.optimizer.scale_loss(loss)
+            grads = [tf.zeros_like(v) if g is None else g
+                     for g, v in zip(tape.gradient(scaled_loss, variables), variables)]
+            if dense:  # the branches of a tf.cond must return the same structure
+                grads = [tf.convert_to_tensor(g) for g in grads]
+            return loss, y_pred, grads
+
+        if self.always_teacher_forced:
+            loss, y_pred, grads = gradients("model")
+        elif getattr(self, "jit_compile", False) or _replicas_in_sync() > 1:
+            # XLA cannot take the tf.cond; under tf.distribute the loss all-reduces
+            # its token count, which TF cannot do inside a tf.cond branch. There the
+            # path is chosen inside the forward pass (scheduled_sampling).
+            loss, y_pred, grads = gradients(None)
+        else:
+            loss, y_pred, grads = tf.cond(
+                scheduled_sampling.teacher_forced_now(
+                    self.teacher_forcing_granularity, ratio, self.seed, step),
+                lambda: gradients("teacher", dense=True),
+                lambda: gradients("mixed", dense=True))
+        self._loss_tracker.update_state(
+            _keras_internals.unscale_for_distribution(loss),
+            sample_weight=tf.shape(source_ids)[0])
+        self.optimizer.apply(grads, variables)
         logs = self.compute_metrics(x, y, y_pred, sample_weight)
         logs = {k: v for k, v in logs.items() if k != "free_running_accuracy"}
         logs["teacher_forcing_ratio"] = ratio
@@ -542,6 +567,11 @@ def _checked_settings_and_layers(source_vocabulary_size, target_vocabulary_size,
                     teacher_forcing=teacher_forcing, source_tokenizer=source_tokenizer,
                     target_tokenizer=target_tokenizer)
     return settings, encoder, decoder
+
+
+def _replicas_in_sync():
+    replica = tf.distribute.get_replica_context()
+    return 1 if replica is None else replica.num_replicas_in_sync
 
 
 def _serialize_optional(obj):

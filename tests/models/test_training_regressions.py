@@ -155,3 +155,38 @@ def test_generate_keeps_a_bounded_cache_of_traced_functions(trained_reverse_mode
     # An evicted option set is traced again and gives the same output.
     np.testing.assert_array_equal(model.generate(source, method="sample", seed=[0, 1]).ids,
                                   first)
+
+
+# ------------------------------------------------------------ a clean first screen
+WARNING_SCRIPT = """
+import keras_seq2seq as ks
+from tests.helpers import reverse_task
+source, decoder_input, labels = reverse_task(n=64)
+for granularity in ("batch", "token"):
+    model = ks.Seq2Seq(12, 12, embedding_dim=8, units=16, teacher_forcing_granularity=granularity,
+                       teacher_forcing={"name": "piecewise", "boundaries": [3000],
+                                        "values": [1.0, 0.9]})
+    model.compile(optimizer="adam")
+    model.fit((source, decoder_input), labels, batch_size=32, epochs=1, verbose=0)
+print("TRAINED")
+"""
+
+
+@pytest.mark.slow
+def test_scheduled_training_prints_no_type_inference_warning():
+    """Differentiating through the scheduled-sampling tf.cond made TensorFlow print a
+    25-line 'Type inference failed ... TFT_OPTIONAL' warning at the first epoch; the
+    gradients are now taken inside each branch."""
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="0", CUDA_VISIBLE_DEVICES="")
+    run = subprocess.run([sys.executable, "-c", WARNING_SCRIPT], capture_output=True,
+                         text=True, timeout=300, env=env,
+                         cwd=str(pathlib.Path(__file__).parents[2]))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "TRAINED" in run.stdout
+    assert "TFT_OPTIONAL" not in run.stderr
+    assert "Type inference failed" not in run.stderr
