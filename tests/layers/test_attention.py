@@ -101,12 +101,18 @@ LAYERS = [
 ]
 
 
-@pytest.mark.parametrize("make", LAYERS)
-def test_one_step_equals_slice_of_all_steps_with_precomputed_keys(make):
+def _called(make, mask):
+    """A layer from `make`, called on `_inputs()` with the bool `mask`."""
     q, v = _inputs()
-    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
+    mask = np.array(mask, bool)
     layer = make()
     context, weights = layer(q, v, values_mask=mask)
+    return q, v, mask, layer, context, weights
+
+
+@pytest.mark.parametrize("make", LAYERS)
+def test_one_step_equals_slice_of_all_steps_with_precomputed_keys(make):
+    q, v, mask, layer, context, weights = _called(make, [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
     keys = layer.precompute(v)
     for t in range(TQ):
         c1, w1 = layer(q[:, t], v, values_mask=mask, keys=keys)
@@ -215,10 +221,7 @@ def test_keras_file_round_trip_inside_functional_model(tmp_path):
 
 @pytest.mark.parametrize("make", LAYERS)
 def test_compute_scores_and_attend_are_what_call_does(make):
-    q, v = _inputs()
-    mask = np.array([[1, 1, 0, 1, 0], [0, 0, 0, 0, 0]], bool)
-    layer = make()
-    context, weights = layer(q, v, values_mask=mask)
+    q, v, mask, layer, context, weights = _called(make, [[1, 1, 0, 1, 0], [0, 0, 0, 0, 0]])
     scores = layer.compute_scores(q, layer.precompute(v))
     assert tuple(scores.shape) == (B, TQ, TS)
     c, w = layer.attend(keras.ops.cast(scores, "float32"), v, mask)
