@@ -215,7 +215,8 @@ class Tokenizer(keras.layers.Layer):
         return tf.cast(ids, tf.int32)
 
     def _encode(self, normalized):
-        raise NotImplementedError
+        """Subclass hook: 1-D normalised tf.string -> ragged int32 ids."""
+        raise NotImplementedError(f"{type(self).__name__} must override _encode.")
 
     def detokenize(self, ids):
         """Turns token ids back into text.
@@ -234,7 +235,8 @@ class Tokenizer(keras.layers.Layer):
         return text[0] if was_vector else text
 
     def _decode(self, ids):
-        raise NotImplementedError
+        """Subclass hook: cleaned int32 ids `(batch, T)` -> tf.string `(batch,)`."""
+        raise NotImplementedError(f"{type(self).__name__} must override _decode.")
 
     def id_to_token(self, ids):
         """Maps ids to token strings (for attention plots); out-of-range -> `[UNK]`.

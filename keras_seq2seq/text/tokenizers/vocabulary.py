@@ -61,8 +61,8 @@ class _VocabularyTokenizer(Tokenizer):
         self._set_vocabulary_argument(vocabulary)
 
     def _split(self, normalized):
-        """1-D normalised tf.string -> ragged tf.string tokens."""
-        raise NotImplementedError
+        """Subclass hook: 1-D normalised tf.string -> ragged tf.string tokens."""
+        raise NotImplementedError(f"{type(self).__name__} must override _split.")
 
     def _encode(self, normalized):
         return tf.ragged.map_flat_values(
