@@ -3,7 +3,8 @@
 `InferenceMixin` is the inference half of `keras_seq2seq.Seq2Seq` (the training
 half, graph and config are in `models/seq2seq.py`): the step-state `encode`, the
 traceable `search` and the cached, checked `generate` over `keras_seq2seq.decoding`,
-and the text-level `translate`, `translate_full` and `n_best`, which hand over to
+forced decoding (`score_ids`, `models.scoring`), and the text-level `translate`,
+`translate_full`, `n_best` and `score`, which hand over to
 `models.translation.TextTranslator`.
 """
 
@@ -104,6 +105,59 @@ class InferenceMixin:
                 self._generate_functions.pop(next(iter(self._generate_functions)))
         self._generate_functions[key] = function  # the most recently used last
         return function(source_ids, tf.constant(max_length, tf.int32))
+
+    def score_ids(self, source_ids, target_ids):
+        """Forced decoding: the log-probabilities of given target ids.
+
+        Args:
+            source_ids: int `(batch_size, Ts)`, padded with 0.
+            target_ids: int `(batch_size, T)`, target tokens without `[START]` /
+                `[END]`, padded with 0.
+
+        Returns:
+            A dict of tensors (`keras_seq2seq.models.scoring.forced_scores`):
+            `token_log_probs (batch_size, T + 1)` (the target tokens, then
+            `[END]`), `lengths`, `log_probs` (their sums), `labels`, `attention
+            (batch_size, T + 1, Ts)`.
+        """
+        from keras_seq2seq.models.scoring import forced_scores
+
+        source_ids = _check_ids("source_ids", source_ids, self.source_vocabulary_size)
+        target_ids = _check_ids("target_ids", target_ids, self.target_vocabulary_size)
+        if source_ids.shape[0] != target_ids.shape[0]:
+            raise ValueError(
+                "`source_ids` and `target_ids` must have the same batch size. "
+                f"Received: {source_ids.shape[0]} and {target_ids.shape[0]} rows")
+        function = self._generate_functions.pop("score", None)
+        if function is None:
+            function = tf.function(
+                lambda ids, targets: forced_scores(self, ids, targets),
+                input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2)
+        self._generate_functions["score"] = function
+        return function(source_ids, target_ids)
+
+    def score(self, sources, targets, length_normalize=False, batch_size=None,
+              verbose=0):
+        """Scores given translations: per-sentence and per-token log-probabilities.
+
+        Args:
+            sources: a str or a list of str.
+            targets: their translations (a str, or a list as long as `sources`).
+            length_normalize: rank by the mean log-probability per token (`[END]`
+                counted) instead of the sum. Defaults to False.
+            batch_size: score `batch_size` pairs at a time. Defaults to None (all).
+            verbose: 1 shows a progress bar. Defaults to 0.
+
+        Returns:
+            A list of `keras_seq2seq.models.scoring.Score` (`score`, `log_prob`,
+            `tokens`, `source_tokens`, `token_log_probs`, `attention`); one for a
+            str.
+        """
+        from keras_seq2seq.models.translation import TextTranslator
+
+        return TextTranslator(self).score(sources, targets,
+                                          length_normalize=length_normalize,
+                                          batch_size=batch_size, verbose=verbose)
 
     def translate(self, texts, max_length=None, method="greedy", replace_unknown=False,
                   batch_size=None, verbose=0, **options):

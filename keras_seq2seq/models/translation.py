@@ -4,7 +4,8 @@
 `target_tokenizer` and `generate(source_ids, ...)` (a `keras_seq2seq.Seq2Seq`). It
 drops blank inputs (they translate to ""), tokenizes, decodes in batches and
 detokenizes; `translate`, `translate_full` (tokens, scores, attention), `n_best`
-(several beam hypotheses) and `[UNK]` replacement all go through one loop.
+(several beam hypotheses) and `[UNK]` replacement all go through one loop;
+`score` (forced decoding of given pairs) has its own.
 `Seq2Seq.translate` / `translate_full`, the CLI, the demo and the config trainer
 call it.
 """
@@ -91,7 +92,7 @@ def translations_from_result(source_ids, result, beam, source_tokenizer,
     return translations
 
 
-def _as_text(text, index):
+def _as_text(text, index, name="texts"):
     """A str from a str or UTF-8 bytes; anything else is a clear error."""
     if isinstance(text, str):
         return text
@@ -100,12 +101,21 @@ def _as_text(text, index):
             return text.decode("utf-8")
         except UnicodeDecodeError as error:
             raise ValueError(
-                f"texts[{index}] is not valid UTF-8 ({error.reason} at byte "
+                f"{name}[{index}] is not valid UTF-8 ({error.reason} at byte "
                 f"{error.start}). Decode it with the right encoding first, or pass "
                 "str.") from None
     raise ValueError(
-        f"texts[{index}] must be a str (or UTF-8 bytes). Received: "
+        f"{name}[{index}] must be a str (or UTF-8 bytes). Received: "
         f"{type(text).__name__}")
+
+
+def _checked_batch_size(batch_size):
+    """`batch_size` if it is a positive int or None; else a clear error."""
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
+            batch_size, (int, np.integer)) or batch_size < 1):
+        raise ValueError(f"`batch_size` must be a positive int or None. Received: "
+                         f"batch_size={batch_size!r}")
+    return batch_size
 
 
 def _strings(tensor):
@@ -195,6 +205,62 @@ class TextTranslator:
                                 verbose, max_length=max_length, method="beam",
                                 beam_width=beam_width, num_return=k, **options)
 
+    def score(self, sources, targets, length_normalize=False, batch_size=None,
+              verbose=0):
+        """Forced-decoding scores of (source, target) pairs; see `Seq2Seq.score`.
+
+        Returns:
+            A list of `keras_seq2seq.models.scoring.Score` (one for a str).
+        """
+        from keras_seq2seq.models.scoring import Score
+
+        model = self.model
+        self._require_tokenizers("score")
+        single = isinstance(sources, (str, bytes))
+        if single != isinstance(targets, (str, bytes)):
+            raise ValueError(
+                "score() takes a str source with a str target, or two lists. "
+                f"Received: sources={type(sources).__name__}, "
+                f"targets={type(targets).__name__}")
+        sources = [_as_text(text, i, "sources") for i, text in
+                   enumerate([sources] if single else sources)]
+        targets = [_as_text(text, i, "targets") for i, text in
+                   enumerate([targets] if single else targets)]
+        if len(sources) != len(targets):
+            raise ValueError(
+                f"score() needs one target per source. Received {len(sources)} "
+                f"sources and {len(targets)} targets")
+        size = _checked_batch_size(batch_size) or max(1, len(sources))
+        progress = keras.utils.Progbar(len(sources), unit_name="pair",
+                                       verbose=1 if verbose else 0)
+        scores = []
+        for start in range(0, len(sources), size):
+            source_ids = self.source_ids(sources[start:start + size])
+            target_ids = model.target_tokenizer.tokenize(
+                tf.constant(targets[start:start + size]))
+            if isinstance(target_ids, tf.RaggedTensor):
+                target_ids = target_ids.to_tensor()
+            found = {name: value.numpy() for name, value in
+                     model.score_ids(source_ids, target_ids).items()}
+            source_ids = source_ids.numpy()
+            source_tokens = _token_table(model.source_tokenizer, source_ids)
+            target_tokens = _token_table(model.target_tokenizer, found["labels"])
+            for row in range(source_ids.shape[0]):
+                length = int(found["lengths"][row])
+                kept = source_ids[row] != PAD_ID
+                log_prob = float(found["log_probs"][row])
+                scores.append(Score(
+                    score=log_prob / length if length_normalize else log_prob,
+                    log_prob=log_prob,
+                    tokens=target_tokens[row, :length].tolist(),
+                    source_tokens=source_tokens[row][kept].tolist(),
+                    token_log_probs=found["token_log_probs"][row, :length],
+                    attention=found["attention"][row, :length,
+                                                 :source_ids.shape[1]][:, kept],
+                ))
+            progress.add(len(source_ids))
+        return scores[0] if single else scores
+
     def replace_unknown(self, source_ids, output_ids, attention):
         """Detokenizes with each `[UNK]` replaced by its most attended source token.
 
@@ -240,6 +306,13 @@ class TextTranslator:
             texts.append(separator.join(part for part in parts if part))
         return texts
 
+    def _require_tokenizers(self, caller):
+        if self.model.source_tokenizer is None or self.model.target_tokenizer is None:
+            raise ValueError(
+                f"{caller}() needs the model's source_tokenizer and target_tokenizer. "
+                "Pass them to Seq2Seq(...), or tokenize yourself and call "
+                "model.generate(source_ids) / model.score_ids(source_ids, target_ids).")
+
     # ---------------------------------------------------------------- the one loop
     @staticmethod
     def _best(values, method):
@@ -263,16 +336,9 @@ class TextTranslator:
         Returns:
             A list with one output per text (the output itself for a str).
         """
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
-                batch_size, (int, np.integer)) or batch_size < 1):
-            raise ValueError(f"`batch_size` must be a positive int or None. Received: "
-                             f"batch_size={batch_size!r}")
+        batch_size = _checked_batch_size(batch_size)
         model = self.model
-        if model.source_tokenizer is None or model.target_tokenizer is None:
-            raise ValueError(
-                f"{caller}() needs the model's source_tokenizer and target_tokenizer. "
-                "Pass them to Seq2Seq(...), or tokenize yourself and call "
-                "model.generate(source_ids).")
+        self._require_tokenizers(caller)
         single = isinstance(texts, (str, bytes))
         batch = [_as_text(text, i) for i, text in enumerate([texts] if single else texts)]
         size = batch_size or max(1, len(batch))
