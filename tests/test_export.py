@@ -497,3 +497,76 @@ def test_two_different_tokenizers_translate_identically_in_a_fresh_process(kind,
     ids = source.tokenize(tf.constant(PAIR_TEXTS)).to_tensor().numpy()
     exported_ids = np.asarray(report[greedy]["source_ids"])
     np.testing.assert_array_equal(exported_ids[:, :ids.shape[1]], ids)
+
+
+# ------------------------------------------------------------ scoring and n-best
+PAIRS = [("3 March 2023", "2023-03-03"), ("", "2020-01-01"), ("4 April", ""),
+         ("zzz ÿ", "1999-12-31"), ("December 1999", "1999-12-01")]
+
+
+def test_score_endpoint_equals_model_score(tiny, exported):
+    model, _ = tiny
+    translator = load_translator(exported)
+    sources, targets = [s for s, _ in PAIRS], [t for _, t in PAIRS]
+    found = translator.score(sources, targets)
+    expected = model.score(sources, targets)
+    for row, score in enumerate(expected):
+        length = len(score.tokens)
+        assert found["lengths"][row] == length
+        assert _strings(found["target_tokens"][row, :length]) == score.tokens
+        assert _strings(found["source_tokens"][row, :len(score.source_tokens)]) == \
+            score.source_tokens
+        assert found["source_lengths"][row] == len(score.source_tokens)
+        assert found["log_probs"][row] == pytest.approx(score.log_prob, abs=1e-4)
+        np.testing.assert_allclose(found["token_log_probs"][row, :length],
+                                   score.token_log_probs, atol=1e-5)
+        assert not found["token_log_probs"][row, length:].any()
+        np.testing.assert_allclose(
+            found["attention"][row, :length, :len(score.source_tokens)],
+            score.attention, atol=1e-5)
+    ids = model.source_tokenizer.tokenize(sources[:1]).to_tensor()
+    target_ids = model.target_tokenizer.tokenize(targets[:1]).to_tensor()
+    by_ids = translator.module.score_ids(ids, target_ids)
+    assert float(by_ids["log_probs"][0]) == pytest.approx(expected[0].log_prob, abs=1e-4)
+    with pytest.raises(ValueError, match="one target per source"):
+        translator.score(["a"], [])
+
+
+def test_translate_outputs_the_token_strings_of_its_attention(tiny, exported):
+    model, _ = tiny
+    full = load_translator(exported).translate_full(TEXTS)
+    for row, found in enumerate(model.translate_full(TEXTS)):
+        rows, columns = len(found.tokens), len(found.source_tokens)
+        assert _strings(full["target_tokens"][row, :rows]) == found.tokens
+        assert not any(_strings(full["target_tokens"][row, rows:]))
+        assert _strings(full["source_tokens"][row, :columns]) == found.source_tokens
+        assert full["source_lengths"][row] == columns
+
+
+@pytest.mark.slow
+def test_n_best_endpoint_equals_model_n_best(tiny, exported, tmp_path):
+    model, _ = tiny
+    path = export_translator(model, str(tmp_path / "beam3"), beam_width=3, n_best=2,
+                             length_penalty=0.6)
+    translator = load_translator(path)
+    assert translator.metadata["n_best"] == 2
+    expected = model.n_best(TEXTS, 2, beam_width=3, length_penalty=0.6)
+    found = translator.n_best(TEXTS)
+    assert [[text for text, _ in hyps] for hyps in found] == \
+        [[text for text, _ in hyps] for hyps in expected]
+    for hyps, want in zip(found, expected):
+        np.testing.assert_allclose([s for _, s in hyps], [s for _, s in want],
+                                   atol=1e-4)
+    assert translator.n_best(TEXTS[0], k=1) == found[0][:1]
+    assert found[TEXTS.index("")] == []
+    ids = model.source_tokenizer.tokenize(TEXTS[:2]).to_tensor()
+    assert translator.module.n_best_ids(ids)["tokens"].shape == (2, 2, MAX_LENGTH)
+    with pytest.raises(ValueError, match="returns 2 hypotheses per sentence; k=3"):
+        translator.n_best(TEXTS, k=3)
+    with pytest.raises(ValueError, match="no 'n_best' endpoint.*beam_width=N"):
+        load_translator(exported).n_best(TEXTS)
+    with pytest.raises(ValueError, match="`n_best` \\(4\\) needs a beam at least as wide"):
+        export_translator(model, str(tmp_path / "bad"), beam_width=3, n_best=4)
+    with pytest.raises(ValueError, match="`n_best` \\(2\\) needs a beam"):
+        export_translator(model, str(tmp_path / "bad"), n_best=2)
+    assert not (tmp_path / "bad").exists()

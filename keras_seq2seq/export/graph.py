@@ -8,7 +8,7 @@ require_tensorflow(__name__)
 import tensorflow as tf  # noqa: E402
 
 from keras_seq2seq import _keras_internals  # noqa: E402
-from keras_seq2seq.constants import PAD_ID  # noqa: E402
+from keras_seq2seq.constants import END_ID, PAD_ID  # noqa: E402
 from keras_seq2seq.export.state import flatten_state, probe_state, unflatten_state  # noqa: E402
 
 __all__ = ["BLANK_PATTERN", "PortableRNNs", "TranslatorGraph", "at_least_one_column",
@@ -53,32 +53,82 @@ class TranslatorGraph:
                     result.attention[:, 0])
         return result.ids, result.lengths, result.scores, result.attention
 
-    def decode_ids(self, source_ids):
-        """Search over the rows that hold a real token; other rows stay empty."""
-        source_ids = at_least_one_column(tf.cast(source_ids, tf.int32))
-        batch, width = tf.shape(source_ids)[0], tf.shape(source_ids)[1]
-        length = self.max_length
+    def _rows_with_tokens(self, source_ids, run, outputs):
+        """Runs `run` on the rows that hold a real token; other rows get a fill.
+
+        Args:
+            source_ids: int32 `(B, Ts)`, at least one column.
+            run: `(picked_ids) -> {name: tensor}`, each with the picked rows first.
+            outputs: `{name: (shape_after_batch, dtype, fill)}` of `run`'s outputs.
+
+        Returns:
+            `{name: tensor (B, *shape_after_batch)}`: `run`'s rows in place, `fill`
+            in the rows of blank sources.
+        """
+        batch = tf.shape(source_ids)[0]
         nonempty = tf.reduce_any(tf.not_equal(source_ids, PAD_ID), axis=1)
         rows = tf.cast(tf.where(nonempty)[:, 0], tf.int32)
         picked = tf.gather(source_ids, rows)
 
         def skip():
-            return (tf.zeros([0, length], tf.int32), tf.zeros([0], tf.int32),
-                    tf.zeros([0], tf.float32), tf.zeros([0, length, width], tf.float32))
+            return {name: tf.zeros(tf.stack([0, *shape]), dtype)
+                    for name, (shape, dtype, _) in outputs.items()}
 
-        def run():
-            tokens, lengths, scores, attention = self._search(picked)
-            return (tf.cast(tokens, tf.int32), tf.cast(lengths, tf.int32),
-                    tf.cast(scores, tf.float32), tf.cast(attention, tf.float32))
+        def found():
+            values = run(picked)
+            return {name: tf.cast(values[name], dtype)
+                    for name, (_, dtype, _) in outputs.items()}
 
-        tokens, lengths, scores, attention = tf.cond(tf.size(rows) > 0, run, skip)
-        index = rows[:, None]
-        return {
-            "tokens": tf.scatter_nd(index, tokens, [batch, length]),
-            "lengths": tf.scatter_nd(index, lengths, [batch]),
-            "scores": tf.scatter_nd(index, scores, [batch]),
-            "attention": tf.scatter_nd(index, attention, [batch, length, width]),
-        }
+        values = tf.cond(tf.size(rows) > 0, found, skip)
+        return {name: tf.tensor_scatter_nd_update(
+                    tf.fill(tf.stack([batch, *shape]), tf.cast(fill, dtype)),
+                    rows[:, None], values[name])
+                for name, (shape, dtype, fill) in outputs.items()}
+
+    def decode_ids(self, source_ids):
+        """Search over the rows that hold a real token; other rows stay empty."""
+        source_ids = at_least_one_column(tf.cast(source_ids, tf.int32))
+        length, width = self.max_length, tf.shape(source_ids)[1]
+
+        def run(picked):
+            return dict(zip(("tokens", "lengths", "scores", "attention"),
+                            self._search(picked)))
+
+        return self._rows_with_tokens(source_ids, run, {
+            "tokens": ([length], tf.int32, 0),
+            "lengths": ([], tf.int32, 0),
+            "scores": ([], tf.float32, 0.0),
+            "attention": ([length, width], tf.float32, 0.0),
+        })
+
+    def n_best_ids(self, source_ids, k):
+        """The `k` best hypotheses of the export's beam search, per source row.
+
+        Returns:
+            `tokens (B, k, L)`, `lengths (B, k)`, `scores (B, k)` (-inf where a
+            hypothesis is missing: all of a blank source's).
+        """
+        source_ids = at_least_one_column(tf.cast(source_ids, tf.int32))
+        length = self.max_length
+
+        def run(picked):
+            result = self.model.search(picked, length, "beam",
+                                       **dict(self.options, num_return=k))
+            return {"tokens": result.ids, "lengths": result.lengths,
+                    "scores": result.scores}
+
+        return self._rows_with_tokens(source_ids, run, {
+            "tokens": ([k, length], tf.int32, 0),
+            "lengths": ([k], tf.int32, 0),
+            "scores": ([k], tf.float32, float("-inf")),
+        })
+
+    def score_ids(self, source_ids, target_ids):
+        """Forced decoding of given target ids (`models.scoring.forced_scores`)."""
+        from keras_seq2seq.models.scoring import forced_scores
+
+        source_ids = at_least_one_column(tf.cast(source_ids, tf.int32))
+        return forced_scores(self.model, source_ids, target_ids)
 
     # ---------------------------------------------------------------- text
     def tokenize(self, texts):
@@ -93,6 +143,19 @@ class TranslatorGraph:
     def detokenize(self, target_ids):
         return self.model.target_tokenizer.detokenize(tf.cast(target_ids, tf.int32))
 
+    def source_pieces(self, source_ids):
+        """The source tokens as strings `(B, Ts)` ("" at padding), and the lengths."""
+        pieces = self.model.source_tokenizer.id_to_token(source_ids)
+        real = tf.not_equal(source_ids, PAD_ID)
+        return (tf.where(real, pieces, ""),
+                tf.reduce_sum(tf.cast(real, tf.int32), axis=1))
+
+    def target_pieces(self, target_ids, lengths):
+        """The target tokens as strings ("" after `lengths`)."""
+        pieces = self.model.target_tokenizer.id_to_token(target_ids)
+        steps = tf.shape(target_ids)[-1]
+        return tf.where(tf.sequence_mask(lengths, steps), pieces, "")
+
     def translate(self, texts):
         source_ids = self.tokenize(texts)
         outputs = self.decode_ids(source_ids)
@@ -100,6 +163,42 @@ class TranslatorGraph:
         empty = tf.logical_not(tf.reduce_any(tf.not_equal(source_ids, PAD_ID), axis=1))
         outputs["translations"] = tf.where(empty, tf.zeros_like(translations),
                                            translations)
+        outputs["source_tokens"], outputs["source_lengths"] = self.source_pieces(
+            source_ids)
+        # The rows of `attention`: the output tokens, with [END] when produced.
+        has_end = tf.equal(tf.gather(outputs["tokens"], tf.minimum(
+            outputs["lengths"], self.max_length - 1), batch_dims=1), END_ID)
+        shown = outputs["lengths"] + tf.cast(
+            tf.logical_and(has_end, outputs["lengths"] < self.max_length), tf.int32)
+        outputs["target_tokens"] = self.target_pieces(outputs["tokens"], shown)
+        return outputs
+
+    def n_best(self, texts, k):
+        """`translations (B, k)` strings, `scores (B, k)`, `tokens`, `lengths`."""
+        source_ids = self.tokenize(texts)
+        outputs = self.n_best_ids(source_ids, k)
+        tokens = outputs["tokens"]
+        flat = tf.reshape(tokens, [-1, tf.shape(tokens)[-1]])
+        translations = tf.reshape(self.detokenize(flat), tf.shape(tokens)[:2])
+        missing = tf.equal(outputs["scores"], float("-inf"))
+        outputs["translations"] = tf.where(missing, tf.zeros_like(translations),
+                                           translations)
+        return outputs
+
+    def score(self, sources, targets):
+        """Forced decoding of string pairs: log-probabilities, tokens, attention."""
+        source_ids = self.tokenize(sources)
+        targets = tf.convert_to_tensor(targets, tf.string)
+        blank = tf.strings.regex_full_match(targets, BLANK_PATTERN)
+        target_ids = self.model.target_tokenizer.tokenize(
+            tf.where(blank, tf.zeros_like(targets), targets))
+        if isinstance(target_ids, tf.RaggedTensor):
+            target_ids = target_ids.to_tensor(default_value=PAD_ID)
+        outputs = self.score_ids(source_ids, tf.cast(target_ids, tf.int32))
+        outputs["source_tokens"], outputs["source_lengths"] = self.source_pieces(
+            source_ids)
+        outputs["target_tokens"] = self.target_pieces(outputs.pop("labels"),
+                                                      outputs["lengths"])
         return outputs
 
     # ---------------------------------------------------------------- step API

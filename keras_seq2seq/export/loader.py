@@ -44,12 +44,13 @@ class Translator:
         self.signatures = module.signatures
         self.metadata = metadata
 
-    def _endpoint(self, name):
+    def _endpoint(self, name, hint=None):
         function = getattr(self.module, name, None)
         if function is None:
             raise ValueError(
                 f"The SavedModel at {self.path!r} has no {name!r} endpoint "
-                f"(signatures: {sorted(self.signatures)}).")
+                f"(signatures: {sorted(self.signatures)})" + (
+                    f"; {hint}." if hint else "."))
         return function
 
     def translate_full(self, texts):
@@ -60,12 +61,11 @@ class Translator:
 
         Returns:
             A dict of numpy arrays: `translations` (bytes), `tokens`, `lengths`,
-            `scores`, `attention`.
+            `scores`, `attention`; exports written since scoring was added also
+            hold `source_tokens` / `target_tokens` (bytes, "" at padding; the target
+            row includes `[END]` when produced) and `source_lengths`.
         """
-        if not isinstance(texts, (tf.Tensor, np.ndarray)):
-            texts = list(texts)
-        texts = tf.reshape(tf.convert_to_tensor(texts, dtype=tf.string), [-1])
-        outputs = self._endpoint("translate")(texts)
+        outputs = self._endpoint("translate")(_strings(texts))
         return {name: value.numpy() for name, value in outputs.items()}
 
     def translate(self, texts):
@@ -84,8 +84,71 @@ class Translator:
 
     __call__ = translate
 
+    def n_best(self, texts, k=None):
+        """The export's n-best lists (its `n_best` endpoint; beam exports only).
+
+        Args:
+            texts: a str or a list of str.
+            k: hypotheses per text, at most the export's `metadata["n_best"]`.
+                Defaults to all of them.
+
+        Returns:
+            For each text a list of `(translation, score)` pairs, best first (only
+            found hypotheses; `[]` for a blank text); one list for a str.
+        """
+        function = self._endpoint("n_best", hint="export with beam_width=N (and "
+                                                  "n_best=K) for n-best lists")
+        exported = self.metadata.get("n_best")
+        if k is not None and exported is not None and not 1 <= k <= exported:
+            raise ValueError(
+                f"The export at {self.path!r} returns {exported} hypotheses per "
+                f"sentence; k={k} must be between 1 and {exported} (export again "
+                f"with n_best={k} and beam_width >= {k} for more).")
+        single = isinstance(texts, str)
+        batch = [texts] if single else list(texts)
+        if not batch:
+            return []
+        outputs = function(_strings(batch))
+        translations = outputs["translations"].numpy()
+        scores = outputs["scores"].numpy()
+        lists = [[(text.decode("utf-8"), float(score))
+                  for text, score in zip(row_texts, row_scores)
+                  if score > float("-inf")][:k]
+                 for row_texts, row_scores in zip(translations, scores)]
+        return lists[0] if single else lists
+
+    def score(self, sources, targets):
+        """Forced-decoding scores of (source, target) pairs (the `score` endpoint).
+
+        Args:
+            sources: a list of str.
+            targets: a list of str as long as `sources`.
+
+        Returns:
+            A dict of numpy arrays: `log_probs (B,)` (summed over the target tokens
+            and `[END]`), `token_log_probs (B, T)`, `lengths (B,)` (scored tokens),
+            `attention (B, T, Ts)`, `target_tokens (B, T)` and `source_tokens
+            (B, Ts)` (bytes, "" at padding), `source_lengths (B,)`.
+        """
+        function = self._endpoint("score", hint="export again with this version "
+                                                 "of keras-seq2seq")
+        sources, targets = list(sources), list(targets)
+        if len(sources) != len(targets):
+            raise ValueError(
+                f"score() needs one target per source. Received {len(sources)} "
+                f"sources and {len(targets)} targets")
+        outputs = function(_strings(sources), _strings(targets))
+        return {name: value.numpy() for name, value in outputs.items()}
+
     def __repr__(self):
         return f"Translator({self.path!r}, signatures={sorted(self.signatures)})"
+
+
+def _strings(texts):
+    """A 1-D tf.string tensor from a list of str, an array or a tensor."""
+    if not isinstance(texts, (tf.Tensor, np.ndarray)):
+        texts = list(texts)
+    return tf.reshape(tf.convert_to_tensor(texts, dtype=tf.string), [-1])
 
 
 def load_translator(path):

@@ -24,8 +24,11 @@ from keras_seq2seq.export.state import state_specs as flat_state_specs  # noqa: 
 __all__ = ["export_translator"]
 
 
-def _build_archive(model, graph, has_text):
-    """The `ExportArchive` with every endpoint; returns `(archive, state_specs)`."""
+def _build_archive(model, graph, has_text, k):
+    """The `ExportArchive` with every endpoint; returns `(archive, state_specs)`.
+
+    `k` is the n-best endpoints' hypotheses per source (None: no such endpoints).
+    """
     source_size = model.source_vocabulary_size
     target_size = model.target_vocabulary_size
     archive = keras.export.ExportArchive()
@@ -58,6 +61,21 @@ def _build_archive(model, graph, has_text):
         return graph.decode_ids(
             check_ids_in_range(source_ids, source_size, "source_ids"))
 
+    def score(sources, targets):
+        return graph.score(sources, targets)
+
+    def score_ids(source_ids, target_ids):
+        return graph.score_ids(
+            check_ids_in_range(source_ids, source_size, "source_ids"),
+            check_ids_in_range(target_ids, target_size, "target_ids"))
+
+    def n_best(texts):
+        return graph.n_best(texts, k)
+
+    def n_best_ids(source_ids):
+        return graph.n_best_ids(
+            check_ids_in_range(source_ids, source_size, "source_ids"), k)
+
     def tokenize(texts):
         return {"source_ids": graph.tokenize(texts)}
 
@@ -78,7 +96,15 @@ def _build_archive(model, graph, has_text):
     else:
         archive.add_endpoint("serving_default", translate_ids, [source_spec])
     archive.add_endpoint("translate_ids", translate_ids, [source_spec])
+    archive.add_endpoint("score_ids", score_ids, [source_spec, target_spec])
+    if k:
+        archive.add_endpoint("n_best_ids", n_best_ids, [source_spec])
     if has_text:
+        archive.add_endpoint("score", score, [
+            tf.TensorSpec([None], tf.string, name="sources"),
+            tf.TensorSpec([None], tf.string, name="targets")])
+        if k:
+            archive.add_endpoint("n_best", n_best, [texts_spec])
         archive.add_endpoint("tokenize", tokenize, [texts_spec])
         archive.add_endpoint("detokenize", detokenize, [target_spec])
     archive.add_endpoint("encode", encode, [source_spec])
@@ -91,8 +117,8 @@ _GREEDY_OPTIONS = ("min_length", "max_length_ratio", "max_length_offset")
 _BEAM_OPTIONS = _GREEDY_OPTIONS + ("length_penalty", "coverage_penalty")
 
 
-def export_translator(model, path, beam_width=None, max_length=None, overwrite=False,
-                      verbose=False, **options):
+def export_translator(model, path, beam_width=None, max_length=None, n_best=None,
+                      overwrite=False, verbose=False, **options):
     """Exports a `Seq2Seq` as a self-contained, string-in/string-out SavedModel.
 
     The export is written into a temporary directory next to `path` and renamed to
@@ -110,6 +136,9 @@ def export_translator(model, path, beam_width=None, max_length=None, overwrite=F
             `model.translate(texts, method="beam", beam_width=beam_width, ...)`.
         max_length: output buffer in tokens, the `L` of the outputs. Defaults to
             `model.max_decode_length`.
+        n_best: with `beam_width`, the hypotheses per source `K` of the `n_best`
+            and `n_best_ids` endpoints (at most `beam_width`). Defaults to
+            `beam_width`; greedy exports have no n-best endpoints.
         overwrite: replace an existing `path`. Defaults to False
             (`FileExistsError`).
         verbose: print the endpoints as Keras does. Defaults to False.
@@ -142,8 +171,14 @@ def export_translator(model, path, beam_width=None, max_length=None, overwrite=F
                 "; length_penalty and coverage_penalty need beam_width"
                 if beam_width is None else ""))
     method = "greedy" if beam_width is None else "beam"
+    n_best = check_positive_int("n_best", n_best, allow_none=True)
+    if n_best is not None and (beam_width is None or n_best > beam_width):
+        raise ValueError(
+            f"`n_best` ({n_best}) needs a beam at least as wide: pass beam_width >= "
+            f"{n_best}. Received: beam_width={beam_width}")
     if beam_width is not None:
         options = dict(options, beam_width=beam_width)
+        n_best = beam_width if n_best is None else n_best
     path = atomic.check_destination(path, overwrite, what="export")
 
     graph = TranslatorGraph(model, method, max_length, options)
@@ -152,16 +187,16 @@ def export_translator(model, path, beam_width=None, max_length=None, overwrite=F
 
     def write(temporary):
         with PortableRNNs(model):  # the endpoints are traced in write_out
-            archive, state_specs = _build_archive(model, graph, has_text)
+            archive, state_specs = _build_archive(model, graph, has_text, n_best)
             archive.write_out(temporary, verbose=verbose)
-        _write_metadata(temporary, model, method, beam_width, max_length,
+        _write_metadata(temporary, model, method, beam_width, max_length, n_best,
                         state_specs, has_text, options)
 
     return atomic.write_directory(path, write, overwrite=True)
 
 
-def _write_metadata(directory, model, method, beam_width, max_length, state_specs,
-                    has_text, options):
+def _write_metadata(directory, model, method, beam_width, max_length, n_best,
+                    state_specs, has_text, options):
     """A small JSON file in `assets.extra/`: what was exported (for humans/tools)."""
     from keras_seq2seq import __version__
 
@@ -172,6 +207,7 @@ def _write_metadata(directory, model, method, beam_width, max_length, state_spec
         "keras_seq2seq_version": __version__,
         "decoding": method,
         "beam_width": beam_width,
+        "n_best": n_best,
         "options": {key: value for key, value in sorted(options.items())},
         "max_length": max_length,
         "text_endpoints": bool(has_text),
