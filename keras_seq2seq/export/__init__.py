@@ -14,8 +14,16 @@ Endpoints (each is also a serving signature of the same name):
   tf.string `(B,)`, `tokens` int32 `(B, L)`, `lengths` int32 `(B,)`, `scores`
   float32 `(B,)`, `attention` float32 `(B, L, Ts)`. `L` is the export's
   `max_length`; `tokens` keeps `[END]` and is 0 after it (as `model.generate`).
+  It also returns `source_tokens` `(B, Ts)`, `source_lengths` `(B,)` and
+  `target_tokens` `(B, L)`: the token strings that label `attention`.
 * `translate_ids`: `source_ids` int32 `(B, Ts)` -> `tokens`, `lengths`, `scores`,
   `attention` (no text).
+* `n_best` (beam exports): `texts` -> `translations` tf.string `(B, K)`, `scores`
+  `(B, K)` (-inf where missing), `tokens` `(B, K, L)`, `lengths`; `n_best_ids` the
+  same from ids. `K` is the export's `n_best` (default: the beam width).
+* `score`: `sources`, `targets` tf.string `(B,)` -> forced decoding: `log_probs`
+  `(B,)`, `token_log_probs` `(B, T)` (the target tokens, then `[END]`), `lengths`,
+  `attention` `(B, T, Ts)`, `target_tokens`, `source_tokens`; `score_ids` from ids.
 * `tokenize`: `texts` -> `source_ids` int32 `(B, Ts)`; `detokenize`: `target_ids`
   int32 `(B, T)` -> `texts`.
 * `encode`: `source_ids` -> the flat decoder state; `decode_step`: `token_ids` int32
