@@ -10,6 +10,7 @@ import json
 import pathlib
 
 import keras
+import pytest
 import tensorflow as tf
 
 import keras_seq2seq as ks
@@ -34,3 +35,15 @@ def test_an_export_of_e131dc5_loads_and_translates_identically():
     assert translator.metadata["beam_width"] == 2
     out = translator.module.translate(tf.constant(EXPECTED["texts"]))
     assert out["tokens"].shape[1] == 8
+
+
+def test_an_old_export_says_what_it_lacks_for_scoring_and_n_best():
+    """Exports written before scoring have no score / n_best endpoints: a clear error."""
+    translator = load_translator(DATA / "tiny_export")
+    with pytest.raises(ValueError, match="has no 'score' endpoint.*exporting again"):
+        translator.score(["a"], ["b"])
+    with pytest.raises(ValueError, match="has no 'n_best' endpoint"):
+        translator.n_best(["a"])
+    # Its translate outputs have no token strings; the metadata has no n_best.
+    assert "source_tokens" not in translator.translate_full(["a"])
+    assert translator.metadata.get("n_best") is None

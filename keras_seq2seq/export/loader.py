@@ -130,8 +130,10 @@ class Translator:
             `attention (B, T, Ts)`, `target_tokens (B, T)` and `source_tokens
             (B, Ts)` (bytes, "" at padding), `source_lengths (B,)`.
         """
-        function = self._endpoint("score", hint="export again with this version "
-                                                 "of keras-seq2seq")
+        function = self._endpoint(
+            "score", hint="an export of a model without tokenizers has only "
+                          "`score_ids`; an export from before scoring existed needs "
+                          "exporting again")
         sources, targets = list(sources), list(targets)
         if len(sources) != len(targets):
             raise ValueError(
