@@ -230,7 +230,12 @@ SCHEMA = {
 
 
 def describe_keys():
-    """All keys as `section.key  expected value (default ...)` lines, for `--help`."""
+    """All keys as `section.key  expected value (default ...)` lines, for `--help`.
+
+    `keras-seq2seq train --help` prints a generated copy, `cli.config_keys.TEXT`
+    (no TensorFlow import); after changing a key, run
+    `python -m keras_seq2seq.cli.config_keys`.
+    """
     lines = []
     for section, keys in SCHEMA.items():
         for name, key in keys.items():

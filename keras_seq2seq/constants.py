@@ -1,8 +1,10 @@
-"""Reserved tokens and ids, and the names of the attention scores: one place for all.
+"""Reserved tokens and ids, the names of the attention scores and of the training
+strategies: one place for all.
 
 Every vocabulary of the package starts with the same four tokens, so token ids 0-3
 mean the same thing to tokenizers, the model, the decoders, the export and the
-benchmarks. Pure Python (no TensorFlow import).
+benchmarks. Pure Python (no TensorFlow import), so the command line's `--help` can
+use these names without importing TensorFlow.
 """
 
 PAD_TOKEN = "[PAD]"
@@ -15,8 +17,11 @@ PAD_ID, UNK_ID, START_ID, END_ID = range(len(RESERVED_TOKENS))
 # The Luong et al. (2015) scores, by the names the model's `attention=` takes.
 ATTENTION_NAMES = ("dot", "general", "concat")
 
+# The `tf.distribute` strategies of `training.make_strategy` (`train --strategy`).
+STRATEGIES = ("default", "mirrored", "one_device")
+
 # The names a tokenizer module re-exports.
 RESERVED_NAMES = ("PAD_TOKEN", "UNK_TOKEN", "START_TOKEN", "END_TOKEN",
                   "RESERVED_TOKENS", "PAD_ID", "UNK_ID", "START_ID", "END_ID")
 
-__all__ = [*RESERVED_NAMES, "ATTENTION_NAMES"]
+__all__ = [*RESERVED_NAMES, "ATTENTION_NAMES"]  # what `text` re-exports; not STRATEGIES

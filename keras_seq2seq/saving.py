@@ -9,8 +9,9 @@ existing file unless `overwrite=True`.
 `load_model(path)` checks the archive before handing it to Keras and turns a
 missing, truncated or corrupted file into a `ValueError` that names the path and
 what is wrong, instead of a traceback from deep inside Keras, zipfile or h5py.
-Registering this package's classes (done by importing it) is all Keras needs to
-rebuild a `Seq2Seq` and its tokenizers.
+Registering this package's classes is all Keras needs to rebuild a `Seq2Seq` and its
+tokenizers; `load_model` does it first (`keras_seq2seq._lazy.load_all`), so it works
+whatever was imported before (see `keras_seq2seq`'s docstring).
 """
 
 import errno
@@ -20,7 +21,7 @@ import zlib
 
 import keras
 
-from keras_seq2seq import atomic
+from keras_seq2seq import _lazy, atomic
 
 # Files every `.keras` archive written by Keras 3 holds.
 _REQUIRED_ENTRIES = ("config.json", "metadata.json")
@@ -139,6 +140,7 @@ def load_model(path, custom_objects=None, compile=True, safe_mode=True):
     """
     path = os.path.abspath(os.fspath(path))
     _inspect_archive(path)
+    _lazy.load_all()  # registers every class of the package (a no-op once done)
     try:
         return keras.saving.load_model(path, custom_objects=custom_objects,
                                        compile=compile, safe_mode=safe_mode)

@@ -36,6 +36,7 @@ import tensorflow as tf
 
 from keras_seq2seq import export, plotting, saving
 from keras_seq2seq.config import ConfigError, model_arguments
+from keras_seq2seq.constants import STRATEGIES
 from keras_seq2seq.models import Seq2Seq
 from keras_seq2seq.text import (
     TOKENIZERS,
@@ -58,7 +59,6 @@ __all__ = [
     "train_from_config",
 ]
 
-STRATEGIES = ("default", "mirrored", "one_device")
 CONFIG_FILE = "config.json"
 
 # Keys that may differ when a run resumes in the same output folder.

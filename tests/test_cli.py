@@ -23,7 +23,9 @@ COMMANDS = {
                   "--plot", "--batch-size", "TEXT"],
     "export": ["--model", "--output", "--beam", "--max-length", "--length-penalty",
                "--coverage-penalty", "--min-length", "--max-length-ratio",
-               "--max-length-offset", "--overwrite"],
+               "--max-length-offset", "--n-best", "--overwrite"],
+    "score": ["--model", "--source", "--target", "--format", "--length-normalize",
+              "--batch-size"],
     "plot-attention": ["--model", "--output", "--beam", "TEXT"],
 }
 
@@ -182,8 +184,16 @@ def test_unknown_config_key_is_one_line_exit_2(tmp_path):
     (["translate", "--model", "{tmp}/empty.keras", "hi"], ["is empty (0 bytes)"]),
     (["translate", "--model", "{tmp}/dense.keras", "hi"],
      ["holds a Sequential model, not a keras_seq2seq Seq2Seq"]),
-    (["translate", "--model", "{tmp}", "--n-best", "2", "hi"],
-     ["--n-best needs a .keras model"]),
+    (["translate", "--model", "{tmp}", "--show-attention", "hi"],
+     ["--show-attention needs a .keras model"]),
+    (["score", "--model", "{tmp}/x.keras", "--source", "{tmp}/none.src", "--target",
+      "{tmp}/c.toml"], ["--source file", "none.src does not exist"]),
+    (["score", "--model", "{tmp}/x.keras", "--source", "{tmp}/c.toml", "--target",
+      "{tmp}/two.txt"], ["--source has 2 lines and --target 3"]),
+    (["export", "--model", "{tmp}/x.keras", "--output", "{tmp}/new", "--n-best", "2"],
+     ["--n-best needs beam search"]),
+    (["export", "--model", "{tmp}/x.keras", "--output", "{tmp}/new", "--beam", "2",
+      "--n-best", "3"], ["--n-best 3 needs a beam at least as wide"]),
     (["evaluate", "--model", "{tmp}/x.keras", "--source", "{tmp}/none.src",
       "--reference", "{tmp}/none.ref"], ["none.src: No such file or directory"]),
     (["export", "--model", "{tmp}/x.keras", "--output", "{tmp}"],
@@ -196,6 +206,7 @@ def test_user_mistakes_print_one_line_and_exit_2(tmp_path, capsys, argv, fragmen
 
     (tmp_path / "c.toml").write_text('[data]\npath = "a.tsv"\n')
     (tmp_path / "empty.keras").write_bytes(b"")
+    (tmp_path / "two.txt").write_text("a\nb\nc\n")
     if "{tmp}/dense.keras" in argv:
         dense = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
         dense.save(tmp_path / "dense.keras")
@@ -397,6 +408,63 @@ def test_export_command_bakes_the_decoding_options(trained, capsys, tmp_path):
         assert code == 2
         assert_one_line_error(capsys.readouterr().err, message)
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.slow
+def test_score_and_n_best_on_a_keras_model_and_its_export(trained, capsys, tmp_path):
+    """`score` prints one line a pair (TSV, JSON lines), the same figures from the
+    .keras model and from a beam export; `translate --n-best` works on both."""
+    import keras
+
+    run, _ = trained
+    model = keras.models.load_model(run / "model.keras")
+    sources = ["1 May 2020", "December 3, 1999", ""]
+    targets = model.translate(sources[:2]) + ["2020-01-01"]
+    (tmp_path / "s.txt").write_text("".join(t + "\n" for t in sources), "utf-8")
+    (tmp_path / "t.txt").write_text("".join(t + "\n" for t in targets), "utf-8")
+    export_dir = tmp_path / "beam3"
+    assert cli.main(["export", "--model", str(run / "model.keras"), "--output",
+                     str(export_dir), "--beam", "3", "--n-best", "2"]) == 0
+    capsys.readouterr()
+    expected = model.score(sources, targets)
+    outputs = {}
+    for where in (run / "model.keras", export_dir):
+        for form in ("tsv", "jsonl"):
+            assert cli.main(["score", "--model", str(where), "--source",
+                             str(tmp_path / "s.txt"), "--target", str(tmp_path / "t.txt"),
+                             "--format", form, "--batch-size", "2"]) == 0
+            outputs[where, form] = capsys.readouterr().out.splitlines()
+    for where in (run / "model.keras", export_dir):
+        rows = [json.loads(line) for line in outputs[where, "jsonl"]]
+        assert len(rows) == 3
+        for row, line, score in zip(rows, outputs[where, "tsv"], expected):
+            assert row["tokens"] == score.tokens
+            assert row["log_prob"] == pytest.approx(score.log_prob, abs=1e-4)
+            assert row["score"] == row["log_prob"]
+            np.testing.assert_allclose(row["token_log_probs"], score.token_log_probs,
+                                       atol=1e-4)
+            fields = line.split("\t")
+            assert float(fields[1]) == pytest.approx(score.log_prob, abs=1e-4)
+            assert int(fields[2]) == len(score.tokens)
+            assert len(fields[3].split()) == len(score.tokens)
+    assert cli.main(["score", "--model", str(export_dir), "--source",
+                     str(tmp_path / "s.txt"), "--target", str(tmp_path / "t.txt"),
+                     "--length-normalize"]) == 0
+    first = capsys.readouterr().out.splitlines()[0].split("\t")
+    assert float(first[0]) == pytest.approx(float(first[1]) / int(first[2]), abs=1e-5)
+
+    lists = {}
+    for where in (run / "model.keras", export_dir):
+        assert cli.main(["translate", "--model", str(where), "--beam", "3",
+                         "--n-best", "2", *sources[:2]]) == 0
+        lists[where] = capsys.readouterr().out.splitlines()
+    assert lists[run / "model.keras"] == lists[export_dir]
+    assert len(lists[export_dir]) == 6 and lists[export_dir][2] == ""
+    best = model.n_best(sources[0], 2, beam_width=3)
+    assert lists[export_dir][0] == f"{best[0][1]:.4f}\t{best[0][0]}"
+    assert cli.main(["translate", "--model", str(export_dir), "--n-best", "3",
+                     "x"]) == 2
+    assert_one_line_error(capsys.readouterr().err, "returns 2 hypotheses per sentence")
 
 
 @pytest.mark.slow

@@ -17,11 +17,20 @@ The teacher-forcing study is not a command of the package: it is the experiment
 `keras-seq2seq study` says so (exit status 2).
 """
 
+import argparse
 import contextlib
 import os
 import sys
 
-from keras_seq2seq.cli import demo, evaluate, export, plot_attention, train, translate
+from keras_seq2seq.cli import (
+    demo,
+    evaluate,
+    export,
+    plot_attention,
+    score,
+    train,
+    translate,
+)
 from keras_seq2seq.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -33,7 +42,7 @@ from keras_seq2seq.cli.common import (
 
 __all__ = ["COMMANDS", "CLIError", "build_parser", "main"]
 
-COMMANDS = (demo, train, evaluate, translate, export, plot_attention)
+COMMANDS = (demo, train, evaluate, translate, score, export, plot_attention)
 """The command modules, in the order `--help` lists them."""
 
 MOVED = {
@@ -52,8 +61,11 @@ def build_parser():
     parser = Parser(
         prog=PROG,
         description="Attention RNN encoder-decoders (Keras 3): train, evaluate, "
-                    "translate, export and inspect attention.",
-        epilog=f"Run `{PROG} COMMAND --help` for the options of a command.")
+                    "translate, export\nand inspect attention.",
+        epilog=f"Example:\n  {PROG} demo && {PROG} translate --model "
+               f"demo_output/dates.keras \"3 March 2023\"\n\n"
+               f"Run `{PROG} COMMAND --help` for the options of a command.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND",
                                      parser_class=Parser)

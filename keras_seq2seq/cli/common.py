@@ -128,6 +128,17 @@ class KerasTranslator:
     def translate(self, texts, beam=None):
         return self.model.translate(texts, **decoding_options(beam))
 
+    def n_best(self, texts, k, beam=None):
+        """`model.n_best` with a beam of max(`beam`, `k`)."""
+        return self.model.n_best(texts, k, beam_width=max(beam or 1, k))
+
+    def score(self, sources, targets, length_normalize=False):
+        """`[(score, log_prob, tokens, token_log_probs)]` of each pair."""
+        return [(found.score, found.log_prob, found.tokens,
+                 found.token_log_probs.tolist())
+                for found in self.model.score(sources, targets,
+                                              length_normalize=length_normalize)]
+
 
 class SavedModelTranslator:
     """A SavedModel export (`export.load_translator`); it decodes as exported."""
@@ -143,14 +154,31 @@ class SavedModelTranslator:
         del beam  # checked in load_translator
         return self.translator.translate(list(texts))
 
+    def n_best(self, texts, k, beam=None):
+        """The export's n-best lists, cut to `k` (checked in `load_translator`)."""
+        del beam
+        return [hypotheses[:k] for hypotheses in self.translator.n_best(list(texts))]
 
-def load_translator(path, beam=None, keras_only=None):
+    def score(self, sources, targets, length_normalize=False):
+        """`[(score, log_prob, tokens, token_log_probs)]` of each pair."""
+        found = self.translator.score(list(sources), list(targets))
+        rows = []
+        for row, length in enumerate(found["lengths"].tolist()):
+            log_prob = float(found["log_probs"][row])
+            rows.append((log_prob / length if length_normalize else log_prob, log_prob,
+                         [t.decode("utf-8") for t in found["target_tokens"][row, :length]],
+                         found["token_log_probs"][row, :length].tolist()))
+        return rows
+
+
+def load_translator(path, beam=None, keras_only=None, n_best=None):
     """Loads a `.keras` model or a SavedModel export (user errors: `CLIError`).
 
     Args:
         path: the `.keras` file or the SavedModel folder.
         beam: the beam width asked for; a SavedModel must have been exported so.
-        keras_only: the flag that needs a `.keras` model (e.g. "--n-best"), if any.
+        keras_only: the flag that needs a `.keras` model (e.g. "--plot"), if any.
+        n_best: the n-best size asked for; an export must have that many.
     """
     if not os.path.exists(path):
         raise CLIError(f"no model at {path}: expected a .keras file or a SavedModel "
@@ -168,6 +196,13 @@ def load_translator(path, beam=None, keras_only=None):
             raise CLIError(
                 f"{path} is a SavedModel export fixed to {how}; --beam {beam} needs "
                 f"the .keras model, or `{PROG} export --beam {beam}`")
+        lists = translator.translator.metadata.get("n_best")
+        if n_best is not None and not (lists and n_best <= lists):
+            has = (f"returns {lists} hypotheses per sentence" if lists else
+                   "has no n-best endpoint (a greedy export, or an older one)")
+            raise CLIError(
+                f"{path} {has}; --n-best {n_best} needs `{PROG} export --beam N "
+                f"--n-best {n_best}` (N >= {n_best}), or the .keras model")
         return translator
     return KerasTranslator(load_keras(path), path)
 

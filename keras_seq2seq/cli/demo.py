@@ -15,7 +15,8 @@ def add_parser(commands):
                     "with a decaying teacher-forcing ratio, reports exact match, "
                     "BLEU and chrF on held-out dates, and writes the .keras model, "
                     "an attention heat map, metrics.json and a SavedModel export "
-                    "into the output folder.")
+                    "into the output folder.",
+        epilog="Example:\n  keras-seq2seq demo --output demo_output --epochs 6")
     parser.add_argument("--output", default="demo_output", metavar="DIR",
                         help="output folder (default: demo_output)")
     parser.add_argument("--epochs", type=positive_int, default=6, metavar="N",

@@ -18,7 +18,9 @@ def add_parser(commands):
         commands, "evaluate", "score a model on a test set (BLEU, chrF, exact match)",
         description="Translates a source file and scores the translations against a "
                     "reference file (one sentence a line, aligned) with sacrebleu: "
-                    "BLEU, chrF, exact match and lowercased word-token BLEU.")
+                    "BLEU, chrF, exact match and lowercased word-token BLEU.",
+        epilog="Example:\n  keras-seq2seq evaluate --model model.keras --source "
+               "test.de --reference test.en --beam 5 --json")
     model_argument(parser)
     parser.add_argument("--source", required=True, metavar="FILE",
                         help="source sentences, one a line (required)")

@@ -39,7 +39,9 @@ def add_parser(commands):
                     "strings (tokenizers, encoder, decoding loop and detokenizer in "
                     "the graph), for TF Serving or tf.saved_model.load (after "
                     "`import tensorflow_text`). Use it with `keras-seq2seq translate "
-                    "--model DIR`.")
+                    "--model DIR`.",
+        epilog="Example:\n  keras-seq2seq export --model model.keras --output "
+               "exports/de-en --beam 5 --length-penalty 0.6")
     keras_model_and_output_arguments(
         parser, "the .keras model to export", "DIR", "the SavedModel folder to create",
         "bake beam search of width N into the export")
@@ -48,6 +50,9 @@ def add_parser(commands):
                              "max_decode_length)")
     for flag, _, kind, metavar, help_text, _ in OPTIONS:
         parser.add_argument(flag, type=kind, metavar=metavar, help=help_text)
+    parser.add_argument("--n-best", type=positive_int, metavar="K",
+                        help="with --beam: the hypotheses per sentence of the "
+                             "export's n_best endpoint (at most N; default N)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace DIR if it exists")
     return parser
@@ -72,11 +77,16 @@ def run(args):
     from keras_seq2seq import export
 
     options = decoding_options(args)
+    if args.n_best and not args.beam:
+        raise CLIError("--n-best needs beam search: give --beam N (N >= K) too")
+    if args.n_best and args.n_best > args.beam:
+        raise CLIError(f"--n-best {args.n_best} needs a beam at least as wide: "
+                       f"--beam {args.n_best} or more")
     if os.path.exists(args.output) and not args.overwrite:
         raise CLIError(f"{args.output} already exists; pass --overwrite to replace it")
     model = load_keras(args.model, need_tokenizers=False)  # ids-only exports work
     path = export.export_translator(model, args.output, beam_width=args.beam,
-                                    max_length=args.max_length,
+                                    max_length=args.max_length, n_best=args.n_best,
                                     overwrite=args.overwrite, **options)
     how = f"beam search of width {args.beam}" if args.beam else "greedy decoding"
     if options:

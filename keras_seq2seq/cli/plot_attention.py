@@ -15,7 +15,9 @@ def add_parser(commands):
         commands, "plot-attention", "draw the attention heat map of one translation",
         description="Translates TEXT and writes its attention weights as a heat map "
                     "(source tokens across, target tokens down). Hangul needs a font "
-                    "that covers it (Debian/Ubuntu: fonts-nanum or fonts-noto-cjk).")
+                    "that covers it (Debian/Ubuntu: fonts-nanum or fonts-noto-cjk).",
+        epilog="Example:\n  keras-seq2seq plot-attention --model model.keras --output "
+               "attention.png \"ein Hund läuft\"")
     keras_model_and_output_arguments(
         parser, "the .keras model", "PNG", "the PNG file to write",
         "use the best hypothesis of a beam search of width N")

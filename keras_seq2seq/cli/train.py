@@ -4,6 +4,7 @@ import os
 import shlex
 import sys
 
+from keras_seq2seq.cli import config_keys
 from keras_seq2seq.cli.common import (
     PROG,
     CLIError,
@@ -12,12 +13,12 @@ from keras_seq2seq.cli.common import (
     positive_float,
     positive_int,
 )
+from keras_seq2seq.constants import STRATEGIES
 
 
 def add_parser(commands):
-    from keras_seq2seq.config import describe_keys
-    from keras_seq2seq.training import STRATEGIES
-
+    # No TensorFlow for `--help`: config_keys.TEXT is `config.describe_keys()`,
+    # generated, and STRATEGIES lives in the pure-Python `constants`.
     parser = add_command(
         commands, "train", "train a model from a TOML configuration",
         description="Trains a model described by a TOML file (sections [data], "
@@ -29,7 +30,9 @@ def add_parser(commands):
                     "teacher_forcing_ratio, attention images), model.keras and "
                     "export/ (SavedModel). Ctrl-C saves interrupted.keras and exits "
                     "with status 130.",
-        epilog="configuration keys (also for --set):\n" + describe_keys())
+        epilog="configuration keys (also for --set):\n" + config_keys.TEXT
+               + "\n\nExample:\n  keras-seq2seq train --config "
+                 "examples/train_config.toml --epochs 20 --output runs/fra")
     parser.add_argument("--config", required=True, metavar="FILE.toml",
                         help="the training configuration (required)")
     parser.add_argument("--set", action="append", default=[], dest="overrides",

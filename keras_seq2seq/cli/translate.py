@@ -1,7 +1,8 @@
 """`keras-seq2seq translate`: arguments, `--input FILE`, or stdin line by line.
 
-A SavedModel export or a `.keras` model translates; `--n-best`, `--show-attention`
-and `--plot` need the `.keras` model (`model.n_best`, `model.translate_full`).
+A SavedModel export or a `.keras` model translates; `--n-best` works on both (an
+export returns the hypotheses it was exported with: `export --beam N --n-best K`);
+`--show-attention` and `--plot` need the `.keras` model (`model.translate_full`).
 """
 
 import os
@@ -24,7 +25,8 @@ def add_parser(commands):
         commands, "translate", "translate sentences",
         description="Translates the TEXT arguments, or the lines of --input, or, "
                     "with neither, standard input line by line (each translation is "
-                    "printed and flushed as soon as it is ready).")
+                    "printed and flushed as soon as it is ready).",
+        epilog="Example:\n  keras-seq2seq translate --model model.keras \"ein Hund läuft\"")
     model_argument(parser)
     parser.add_argument("texts", nargs="*", metavar="TEXT",
                         help="sentences to translate")
@@ -34,8 +36,8 @@ def add_parser(commands):
     parser.add_argument("--n-best", type=positive_int, metavar="K",
                         help="print the K best beam hypotheses of each sentence, "
                              "one a line as SCORE<TAB>TRANSLATION, followed by an "
-                             "empty line (beam width: max(--beam, K); .keras "
-                             "models only)")
+                             "empty line (beam width: max(--beam, K); an export "
+                             "gives the K of `export --n-best`, at most)")
     parser.add_argument("--show-attention", action="store_true",
                         help="print the attention of each translation as a text "
                              "table (percent per source token; .keras models only)")
@@ -52,14 +54,14 @@ def add_parser(commands):
 def run(args):
     if args.texts and args.input:
         raise CLIError("give sentences as arguments or with --input, not both")
-    needs_keras = next((flag for flag, on in (("--n-best", args.n_best),
-                                               ("--show-attention", args.show_attention),
+    needs_keras = next((flag for flag, on in (("--show-attention", args.show_attention),
                                                ("--plot", args.plot)) if on), None)
     if args.input and not os.path.isfile(args.input):
         raise CLIError(f"input file {args.input} does not exist")
-    translator = load_translator(args.model, beam=args.beam, keras_only=needs_keras)
-    if needs_keras:
-        translator = DetailedTranslator(translator.model, args)
+    translator = load_translator(args.model, beam=args.beam, keras_only=needs_keras,
+                                 n_best=args.n_best)
+    if needs_keras or args.n_best:
+        translator = DetailedTranslator(translator, args)
 
     if args.texts or args.input:
         if args.input:
@@ -89,10 +91,12 @@ def _render(translator, texts, args, first_index):
 
 
 class DetailedTranslator:
-    """n-best lists, attention tables and heat maps of a `.keras` model."""
+    """n-best lists (a `.keras` model or an export), attention tables and heat maps
+    (a `.keras` model)."""
 
-    def __init__(self, model, args):
-        self.model = model
+    def __init__(self, translator, args):
+        self.translator = translator
+        self.model = getattr(translator, "model", None)
         self.args = args
 
     def render(self, texts, first_index):
@@ -101,8 +105,7 @@ class DetailedTranslator:
         args = self.args
         lists = None
         if args.n_best:
-            lists = self.model.n_best(texts, args.n_best,
-                                      beam_width=max(args.beam or 1, args.n_best))
+            lists = self.translator.n_best(texts, args.n_best, beam=args.beam)
         lines = []
         for offset, text in enumerate(texts):
             if lists is not None:
