@@ -26,6 +26,9 @@ COMMANDS = {
                "--max-length-offset", "--n-best", "--overwrite"],
     "score": ["--model", "--source", "--target", "--format", "--length-normalize",
               "--batch-size"],
+    "serve": ["--model", "--host", "--port", "--name", "--beam", "--max-batch-size",
+              "--batch-wait-ms", "--max-sentences", "--max-chars", "--max-request-bytes",
+              "--max-pending", "--max-k"],
     "plot-attention": ["--model", "--output", "--beam", "TEXT"],
 }
 

@@ -1,8 +1,9 @@
 """The `keras-seq2seq` command line (also `python -m keras_seq2seq`).
 
-Subcommands: `demo`, `train`, `evaluate`, `translate`, `export`, `plot-attention`;
+Subcommands: `demo`, `train`, `evaluate`, `translate`, `score`, `serve`, `export`,
+`plot-attention`;
 `keras-seq2seq COMMAND --help` documents each. One module a command
-(`keras_seq2seq.cli.demo`, `.train`, `.evaluate`, `.translate`, `.export`,
+(`keras_seq2seq.cli.demo`, `.train`, `.evaluate`, `.translate`, `.score`, `.serve`, `.export`,
 `.plot_attention`), each with `add_parser(commands)`, which builds its subparser,
 and `run(args)`; `keras_seq2seq.cli.common` holds what they share. The commands only
 parse their arguments, call the package (`keras_seq2seq.demo`, `config`, `training`,
@@ -28,6 +29,7 @@ from keras_seq2seq.cli import (
     export,
     plot_attention,
     score,
+    serve,
     train,
     translate,
 )
@@ -42,7 +44,7 @@ from keras_seq2seq.cli.common import (
 
 __all__ = ["COMMANDS", "CLIError", "build_parser", "main"]
 
-COMMANDS = (demo, train, evaluate, translate, score, export, plot_attention)
+COMMANDS = (demo, train, evaluate, translate, score, serve, export, plot_attention)
 """The command modules, in the order `--help` lists them."""
 
 MOVED = {
