@@ -39,7 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 import keras_seq2seq as ks
-from keras_seq2seq import evaluation, plotting, schedules
+from keras_seq2seq import evaluation, plotting, precision, schedules
 from keras_seq2seq.text import (
     END_ID,
     START_ID,
@@ -207,12 +207,18 @@ def main(argv=None):
                              "seed); writes evaluation.json, not results.json")
     parser.add_argument("--output", default="corpus_output")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precision", choices=precision.PRECISIONS, default="float32",
+                        help="dtype policy: auto picks mixed_bfloat16 on a CPU with "
+                             "native bfloat16 (avx512_bf16 / amx_bf16), else float32 "
+                             "(default: float32)")
     parser.add_argument("--model", choices=("seq2seq", "baseline"), default="seq2seq",
                         help="keras_seq2seq.Seq2Seq (default) or the plain-Keras "
                              "baseline, trained by this same script")
     args = parser.parse_args(argv)
 
     os.makedirs(args.output, exist_ok=True)
+    args.policy, reason = precision.apply_precision(args.precision)
+    print(f"precision: {args.policy} ({reason})")
     keras.utils.set_random_seed(args.seed)
     train, validation, test = load_corpus(args.data, args.source_lang, args.target_lang,
                                           args.seed)

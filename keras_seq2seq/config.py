@@ -51,6 +51,7 @@ from keras_seq2seq.layers.local_attention import LOCAL_MODES
 from keras_seq2seq.layers.rnn import CELL_TYPES
 from keras_seq2seq.models.scheduled_sampling import FEEDBACKS, GRANULARITIES, MODES
 from keras_seq2seq.models.seq2seq import SETTINGS, Seq2Seq
+from keras_seq2seq.precision import PRECISIONS
 from keras_seq2seq.text.tokenizers import TOKENIZERS
 
 __all__ = [
@@ -209,6 +210,9 @@ SCHEMA = {
         "clipnorm": Key("float", minimum=0.0, exclusive_minimum=True),
         "seed": _setting("seed", "int", minimum=0),
         "bucketing": Key("bool", False, help="length-bucketed batches"),
+        "precision": Key("choice", "float32", PRECISIONS,
+                         help="dtype policy; auto: mixed_bfloat16 on a CPU with native "
+                              "bfloat16, else float32"),
         "teacher_forcing": _setting("teacher_forcing", "teacher_forcing",
                                     help="ratio schedule: a number or {name=..., ...}"),
         "teacher_forcing_granularity": _setting("teacher_forcing_granularity",

@@ -34,7 +34,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_seq2seq import export, plotting, saving
+from keras_seq2seq import export, plotting, precision, saving
 from keras_seq2seq.config import ConfigError, model_arguments
 from keras_seq2seq.constants import STRATEGIES
 from keras_seq2seq.models import Seq2Seq
@@ -62,7 +62,7 @@ __all__ = [
 CONFIG_FILE = "config.json"
 
 # Keys that may differ when a run resumes in the same output folder.
-_RESUMABLE_CHANGES = {("training", "epochs")}
+_RESUMABLE_CHANGES = {("training", "epochs"), ("training", "precision")}
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -307,8 +307,15 @@ def train_from_config(config, strategy="default", callbacks=None, verbose="auto"
 
     if isinstance(strategy, str):
         strategy = make_strategy(strategy)
+    previous_policy = keras.mixed_precision.global_policy()
+    policy, reason = precision.apply_precision(training["precision"])
+    log(f"Precision: {policy} ({reason}).")
+    try:
+        with strategy.scope():
+            model = build_model(config, source_tokenizer, target_tokenizer)
+    finally:  # the model's layers keep theirs; later models get the caller's
+        keras.mixed_precision.set_global_policy(previous_policy)
     with strategy.scope():
-        model = build_model(config, source_tokenizer, target_tokenizer)
         optimizer_options = {}
         if training["clipnorm"] is not None:
             optimizer_options["clipnorm"] = training["clipnorm"]

@@ -59,6 +59,9 @@ TEXT = """\
   training.clipnorm: a number > 0
   training.seed: an integer >= 0 (default 0)
   training.bucketing: length-bucketed batches; true or false (default false)
+  training.precision: dtype policy; auto: mixed_bfloat16 on a CPU with native
+      bfloat16, else float32; one of: auto, float32, mixed_bfloat16,
+      mixed_float16 (default "float32")
   training.teacher_forcing: ratio schedule: a number or {name=..., ...}; a
       ratio in [0, 1] or a table such as { name = "inverse_sigmoid", k = 500 }
       (default 1.0)
