@@ -188,10 +188,15 @@ def batch_shape(batch):
 
 # ============================================================================ models
 def spec(kind, cell="gru", attention="general", teacher_forcing=1.0, granularity="batch",
-         input_feeding=False, jit=False, label=None, mode="sequential"):
-    """A JSON-able description of one benchmarked configuration."""
+         input_feeding=False, jit=False, label=None, mode="sequential", policy="float32"):
+    """A JSON-able description of one benchmarked configuration.
+
+    `policy` is the Keras dtype policy the model is built under ("float32" or
+    "mixed_bfloat16"; ids get "_bf16").
+    """
     s = dict(kind=kind, cell=cell, attention=attention, teacher_forcing=teacher_forcing,
-             granularity=granularity, input_feeding=input_feeding, jit=jit, mode=mode)
+             granularity=granularity, input_feeding=input_feeding, jit=jit, mode=mode,
+             policy=policy)
     s["id"] = label or config_id(s)
     return s
 
@@ -211,13 +216,29 @@ def config_id(s):
         name += f"_{s['cell']}"
     if s["attention"] != "general":
         name += f"_{s['attention']}"
+    if s.get("policy", "float32") == "mixed_bfloat16":
+        name += "_bf16"
+    elif s.get("policy", "float32") != "float32":
+        name += f"_{s['policy']}"
     if s["jit"]:
         name += "_xla"
     return name
 
 
 def build_model(s, dims, seed=0):
-    """The compiled model of spec `s` (weights seeded identically for every spec)."""
+    """The compiled model of spec `s` (weights seeded identically for every spec),
+    built under the dtype policy of `s` (the global policy is restored after)."""
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(s.get("policy", "float32"))
+    try:
+        return _build_model(s, dims, seed)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def _build_model(s, dims, seed):
     import keras
 
     keras.utils.set_random_seed(seed)

@@ -4,7 +4,9 @@
 
 The FLOPs of a training step are counted analytically (`forward_flops`, 3 × forward
 for training); the machine's rate is a float32 n×n @ n×n matmul in a `tf.function`
-(`MatmulProbe`), measured *between* the training steps of the main group of
+(`MatmulProbe`; bfloat16 too when a row runs mixed_bfloat16, and each row's fraction
+is of the rate at its own compute dtype), measured *between* the training steps of
+the main group of
 `benchmarks/training_speed.py` (which this script runs, alone).
 """
 
@@ -62,33 +64,46 @@ def training_flops(s, dims, batch):
 
 
 class MatmulProbe:
-    """This machine's float32 matmul rate: n×n @ n×n in a tf.function."""
+    """This machine's matmul rate: n×n @ n×n in a tf.function, float32 (and, with
+    `bfloat16=True`, bfloat16: the rate a mixed_bfloat16 row is compared with)."""
 
-    def __init__(self, n=2048, reps=8):
+    def __init__(self, n=2048, reps=8, bfloat16=False):
         import tensorflow as tf
 
         self.n, self.reps = n, reps
         rng = np.random.default_rng(0)
-        self.a = tf.constant(rng.standard_normal((n, n), np.float32))
-        self.b = tf.constant(rng.standard_normal((n, n), np.float32))
-        self.fn = tf.function(lambda a, b: tf.reduce_sum(tf.matmul(a, b)))
-        for _ in range(3):
-            self.fn(self.a, self.b).numpy()
+        a = tf.constant(rng.standard_normal((n, n), np.float32))
+        b = tf.constant(rng.standard_normal((n, n), np.float32))
+        self.inputs = {"float32": (a, b)}
+        if bfloat16:
+            self.inputs["bfloat16"] = (tf.cast(a, tf.bfloat16), tf.cast(b, tf.bfloat16))
+        self.fn = tf.function(lambda a, b: tf.reduce_sum(tf.cast(tf.matmul(a, b),
+                                                                 tf.float32)))
+        for inputs in self.inputs.values():
+            for _ in range(3):
+                self.fn(*inputs).numpy()
 
-    def measure(self):
-        """(FLOP per wall second, FLOP per process CPU second)."""
+    def measure(self, dtype="float32"):
+        """(FLOP per wall second, FLOP per process CPU second) at `dtype`."""
+        inputs = self.inputs[dtype]
         cpu_start = time.process_time()
         start = time.perf_counter()
         for _ in range(self.reps):
-            self.fn(self.a, self.b).numpy()
+            self.fn(*inputs).numpy()
         seconds = time.perf_counter() - start
         cpu_seconds = time.process_time() - cpu_start
         flops = 2 * self.n ** 3 * self.reps
         return flops / seconds, flops / cpu_seconds
 
 
-def probe_for(mode):
-    return MatmulProbe(n=256 if mode == "smoke" else 2048, reps=2 if mode == "smoke" else 8)
+def probe_dtype(s):
+    """The matmul dtype a spec's FLOP/s is compared with (its policy's compute dtype)."""
+    return "bfloat16" if s.get("policy") == "mixed_bfloat16" else "float32"
+
+
+def probe_for(mode, bfloat16=False):
+    return MatmulProbe(n=256 if mode == "smoke" else 2048, reps=2 if mode == "smoke" else 8,
+                       bfloat16=bfloat16)
 
 
 def add_matmul_fractions(row, flops, secs, cpu_rounds, probe_rates):
@@ -106,7 +121,7 @@ def add_matmul_fractions(row, flops, secs, cpu_rounds, probe_rates):
     row["matmul_fraction_cpu_time"] = row["gflops_per_cpu_second"] * 1e9 / cpu_rate
 
 
-def add_probe_summary(result, probe, probe_rates):
+def add_probe_summary(result, probe, probe_rates, bf16_rates=()):
     """The matmul-rate fields of a group timed with the probe (in place)."""
     rates = [x / 1e9 for _, (x, _) in probe_rates]
     result["matmul_gflops_per_second"] = common.median(rates)
@@ -115,6 +130,10 @@ def add_probe_summary(result, probe, probe_rates):
         [c / 1e9 for _, (_, c) in probe_rates])
     result["matmul_measurements"] = len(rates)
     result["matmul_shape"] = f"{probe.n}×{probe.n} float32"
+    if bf16_rates:
+        rates = [x / 1e9 for _, (x, _) in bf16_rates]
+        result["matmul_bf16_gflops_per_second"] = common.median(rates)
+        result["matmul_bf16_gflops_range"] = common.spread(rates)
 
 
 def flops_summary(main):
@@ -141,6 +160,11 @@ def flops_table(group):
             f"median {fmt(group.get('matmul_gflops_per_second'), 1)} GFLOP/s, "
             f"min–max {fmt(lo, 1)}–{fmt(hi, 1)}; per process CPU second "
             f"{fmt(group.get('matmul_gflops_per_cpu_second'), 1)} GFLOP/CPU-s")
+    if group.get("matmul_bf16_gflops_per_second"):
+        lo, hi = group["matmul_bf16_gflops_range"]
+        head += (f"; bfloat16 (the rate the _bf16 rows are compared with): median "
+                 f"{fmt(group['matmul_bf16_gflops_per_second'], 1)} GFLOP/s, min–max "
+                 f"{fmt(lo, 1)}–{fmt(hi, 1)}")
     rows = []
     for row in group["rows"]:
         if row["ok"] and "matmul_fraction" in row:

@@ -102,6 +102,8 @@ def bench_group(name, specs, batches, dims, rounds, reference, secondary=None,
     times = {sid: [[None] * len(batches) for _ in range(rounds)] for sid in ids}
     cpu = {sid: [[None] * len(batches) for _ in range(rounds)] for sid in models}
     probe_rates = []
+    bf16_rates = []  # the bfloat16 matmul rate, when a spec runs mixed_bfloat16
+    wants_bf16 = probe is not None and "bfloat16" in probe.inputs
     turn = 0
     for r in range(rounds):
         for k, batch in enumerate(batches):
@@ -111,6 +113,8 @@ def bench_group(name, specs, batches, dims, rounds, reference, secondary=None,
                 if sid == "__matmul__":
                     if k % max(1, len(batches) // 2) == 0:
                         probe_rates.append((r, probe.measure()))
+                        if wants_bf16:
+                            bf16_rates.append((r, probe.measure("bfloat16")))
                     continue
                 cpu_start = time.process_time()
                 start = time.perf_counter()
@@ -147,13 +151,16 @@ def bench_group(name, specs, batches, dims, rounds, reference, secondary=None,
             if ref is not None and ref in models and ref != sid:
                 row[label] = _ratio_entry(times, cpu, ref, sid, secs)
         if probe is not None:
+            same = (bf16_rates if wants_bf16 and flops.probe_dtype(s) == "bfloat16"
+                    else probe_rates)
+            row["matmul_dtype"] = "bfloat16" if same is bf16_rates else "float32"
             flops.add_matmul_fractions(row, counted[sid], secs,
-                                       [sum(c) for c in cpu[sid]], probe_rates)
+                                       [sum(c) for c in cpu[sid]], same)
         rows.append(row)
     result = {"group": name, "rounds": rounds, "batches": len(batches),
               "tokens_per_round": tokens, "rows": rows}
     if probe is not None:
-        flops.add_probe_summary(result, probe, probe_rates)
+        flops.add_probe_summary(result, probe, probe_rates, bf16_rates)
     kept = {sid: models[sid] for sid in keep if sid in models}
     models.clear()
     gc.collect()
@@ -169,16 +176,24 @@ def main_specs(mode):
                   spec("ours", teacher_forcing=0.5, granularity="token", mode="parallel"),
                   spec("ours", input_feeding=True),
                   spec("ours", jit=True)]
+    if mode != "smoke":  # mixed bfloat16 (the CPU's native bf16 dot products)
+        bf16 = "mixed_bfloat16"
+        specs += [spec("baseline", policy=bf16), spec("ours", policy=bf16),
+                  spec("ours", teacher_forcing=0.5, granularity="token", policy=bf16),
+                  spec("ours", jit=True, policy=bf16)]
     if mode == "default":
-        specs.append(spec("baseline", jit=True))
+        specs += [spec("baseline", jit=True), spec("baseline", jit=True, policy=bf16)]
     return specs
 
 
 def run_main_group(ctx, log=common.log, keep=()):
     """The main group with the matmul probe: (result, kept models)."""
-    return bench_group("main", main_specs(ctx["mode"]), ctx["batches"], ctx["dims"],
+    specs = main_specs(ctx["mode"])
+    bfloat16 = any(flops.probe_dtype(s) == "bfloat16" for s in specs)
+    return bench_group("main", specs, ctx["batches"], ctx["dims"],
                        ctx["rounds"], "baseline", secondary="ours_r1",
-                       probe=flops.probe_for(ctx["mode"]), log=log, keep=keep)
+                       probe=flops.probe_for(ctx["mode"], bfloat16=bfloat16), log=log,
+                       keep=keep)
 
 
 def run_other_groups(ctx, skip, log=common.log):
