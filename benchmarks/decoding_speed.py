@@ -18,7 +18,13 @@ the source mask passed to beam search): `keras_seq2seq.decoding.greedy_decode` a
 search before its step-record rewrite, which this script also timed, was
 `benchmarks/_beam_search_before.py`; it is in the git history.)
 
-Measured in one process, interleaved so that machine noise hits both decoders alike:
+The third decoder is `benchmarks/baseline.py`'s plain-Keras twin of the same shape
+(same seed) with the greedy decoder one writes for it by hand
+(`baseline.make_greedy_decoder`: the teacher-forced model rerun on the growing prefix,
+its call in a `tf.function` over unknown shapes), on the same sentences and for the
+same number of steps.
+
+Measured in one process, interleaved so that machine noise hits the decoders alike:
 
 * throughput at batch 64: in every round every batch is decoded by each decoder in
   turn (the order rotates every batch); sentences/s is the median over rounds, and
@@ -49,7 +55,7 @@ import numpy as np  # noqa: E402
 from benchmarks.common import RESERVED_TOKENS  # noqa: E402
 
 DIMS = {k: v for k, v in common.FULL_DIMS.items() if k != "batch_size"}
-NAMES = ("greedy", "beam")
+NAMES = ("greedy", "beam", "baseline")
 
 
 def build_model(seed=0):
@@ -87,9 +93,36 @@ def make_batches(count, batch_size, seed=1):
     return batches, [singles[i] for i in order]
 
 
+def make_baseline_decoder(seed=0):
+    """`benchmarks/baseline.py`'s plain-Keras twin of the same shape and its greedy
+    decoder (the whole model rerun on the growing prefix, in a `tf.function`), with
+    the interface of `make_decoders`; it runs `max_length` steps, as ours do."""
+    from benchmarks.baseline import make_greedy_decoder
+
+    twin = common.build_model(common.spec("baseline"), DIMS, seed=seed)
+    decode = make_greedy_decoder(twin)
+
+    class Ids:  # the `.numpy()` interface of the traced decoders' outputs
+        def __init__(self, value):
+            self.value = value
+
+        def numpy(self):
+            return self.value
+
+    def run(source_ids, max_length, min_length):
+        del min_length  # no early stop: always `max_length` steps
+        ids = decode(np.asarray(source_ids), int(max_length), stop_at_end=False)
+        rows = ids.shape[0]
+        return (Ids(ids), Ids(np.full(rows, ids.shape[1], np.int32)),
+                Ids(np.zeros(rows, np.float32)))
+
+    return run
+
+
 def make_decoders(model, beam_width):
     """Traced `(source_ids, max_length, min_length) -> (ids, lengths, scores)` per
-    decoder: `model.search` (what `generate` runs, without its checks and cache)."""
+    decoder: `model.search` (what `generate` runs, without its checks and cache), and
+    the plain-Keras twin's greedy decoder (`make_baseline_decoder`)."""
     import tensorflow as tf
 
     def wrap(method):
@@ -105,7 +138,9 @@ def make_decoders(model, beam_width):
             tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int32),
             tf.TensorSpec([], tf.int32)])
 
-    return {name: wrap(name) for name in NAMES}
+    decoders = {name: wrap(name) for name in ("greedy", "beam")}
+    decoders["baseline"] = make_baseline_decoder()
+    return decoders
 
 
 def savedmodel_latency(model, beam_width, calls, seed=3):
@@ -152,7 +187,7 @@ def savedmodel_latency(model, beam_width, calls, seed=3):
     endpoints = {name: module.translate for name, module in loaded.items()}
     times = {name: [] for name in endpoints}
     for j, sentence in enumerate(sentences):
-        for name in common.rotated(NAMES, j):
+        for name in common.rotated(list(endpoints), j):
             start = time.perf_counter()
             out = endpoints[name](tf.constant([sentence]))
             out["translations"].numpy()
@@ -193,9 +228,10 @@ def throughput(decoders, batches, rounds, batch_size):
         result[name] = {"sentences_per_second": float(np.median(per_round)),
                         "range": [float(per_round.min()), float(per_round.max())],
                         "mean_output_length": float(np.mean(out_lengths[name]))}
-    pairs = (seconds["beam"] / seconds["greedy"]).ravel()
-    result["beam"].update(time_ratio_to_greedy=float(np.median(pairs)),
-                          time_ratio_iqr=common.quartiles(pairs))
+    for name in ("beam", "baseline"):
+        pairs = (seconds[name] / seconds["greedy"]).ravel()
+        result[name].update(time_ratio_to_greedy=float(np.median(pairs)),
+                            time_ratio_iqr=common.quartiles(pairs))
     return result
 
 
@@ -206,23 +242,26 @@ def latency(decoders, singles):
         for name in common.rotated(NAMES, i):
             times[name].append(timed(decoders[name], source, cap)[0])
     result = {name: common.latency_summary(times[name]) for name in NAMES}
-    beam, greedy = result["beam"], result["greedy"]
-    beam.update(p50_ratio_to_greedy=beam["p50_ms"] / greedy["p50_ms"],
-                p99_ratio_to_greedy=beam["p99_ms"] / greedy["p99_ms"],
-                per_call_ratio_median=float(np.median(
-                    np.array(times["beam"]) / np.array(times["greedy"]))))
+    greedy = result["greedy"]
+    for name in ("beam", "baseline"):
+        result[name].update(
+            p50_ratio_to_greedy=result[name]["p50_ms"] / greedy["p50_ms"],
+            p99_ratio_to_greedy=result[name]["p99_ms"] / greedy["p99_ms"],
+            per_call_ratio_median=float(np.median(
+                np.array(times[name]) / np.array(times["greedy"]))))
     return result
 
 
 def print_tables(result, labels):
     """The in-memory throughput and latency tables."""
     tp, lat = result["throughput"], result["latency"]
-    beam_tp, beam_lat = tp["beam"], lat["beam"]
-    iqr = beam_tp["time_ratio_iqr"]
     print(f"\nBatch {result['batch_size']}, {result['batches']} batches x "
           f"{result['rounds']} rounds, {result['mean_cap']:.1f} steps a batch on average:")
-    ratios = {"greedy": "1",
-              "beam": f"{beam_tp['time_ratio_to_greedy']:.2f} ({iqr[0]:.2f}-{iqr[1]:.2f})"}
+    ratios = {"greedy": "1"}
+    for name in ("beam", "baseline"):
+        iqr = tp[name]["time_ratio_iqr"]
+        ratios[name] = (f"{tp[name]['time_ratio_to_greedy']:.2f} "
+                        f"({iqr[0]:.2f}-{iqr[1]:.2f})")
     print(common.table(
         ["decoder", "sentences/s (median, min-max)", "time / greedy (median, IQR)"],
         [[labels[name], f"{tp[name]['sentences_per_second']:.1f} "
@@ -230,9 +269,10 @@ def print_tables(result, labels):
          for name in NAMES]))
     print(f"\nSingle sentence, {lat['greedy']['calls']} calls, "
           f"{result['latency_mean_cap']:.1f} steps on average:")
-    extra = {"greedy": ["1", "1", "1"],
-             "beam": [f"{beam_lat[key]:.2f}" for key in (
-                 "p50_ratio_to_greedy", "p99_ratio_to_greedy", "per_call_ratio_median")]}
+    extra = {"greedy": ["1", "1", "1"]}
+    for name in ("beam", "baseline"):
+        extra[name] = [f"{lat[name][key]:.2f}" for key in (
+            "p50_ratio_to_greedy", "p99_ratio_to_greedy", "per_call_ratio_median")]
     print(common.table(
         ["decoder", "p50 ms", "p99 ms", "p50 / greedy", "p99 / greedy", "per-call ratio"],
         [[labels[name], f"{lat[name]['p50_ms']:.1f}", f"{lat[name]['p99_ms']:.1f}"]
@@ -245,7 +285,7 @@ def print_savedmodel_table(saved, labels):
           f"{saved['greedy']['calls']} calls each:")
     print(common.table(["export", "p50 ms", "p99 ms", "mean ms"], [
         [labels[name], f"{saved[name]['p50_ms']:.1f}", f"{saved[name]['p99_ms']:.1f}",
-         f"{saved[name]['mean_ms']:.1f}"] for name in NAMES]))
+         f"{saved[name]['mean_ms']:.1f}"] for name in ("greedy", "beam")]))
     print(f"beam / greedy: p50 {saved['p50_ratio']:.2f}x, p99 {saved['p99_ratio']:.2f}x")
 
 
@@ -290,7 +330,8 @@ def main(argv=None):
         "meta": common.machine_info(),
     }
     result["seconds"] = time.perf_counter() - began
-    labels = {"greedy": "greedy", "beam": f"beam {args.beam_width}"}
+    labels = {"greedy": "greedy", "beam": f"beam {args.beam_width}",
+              "baseline": "plain-Keras twin, greedy (prefix rerun)"}
     print_tables(result, labels)
     if not args.skip_savedmodel:
         result["savedmodel_latency"] = savedmodel_latency(model, args.beam_width,

@@ -68,31 +68,19 @@ def load_corpus(path, source_lang, target_lang, seed=0):
 def baseline_greedy(model, texts, source_tokenizer, target_tokenizer, max_length=80,
                     batch_size=128):
     """Greedy decoding of a teacher-forced-only Keras model, the way one writes it by
-    hand: run the whole model on the prefix decoded so far, take the last argmax."""
+    hand: run the whole model on the prefix decoded so far, take the last argmax
+    (`benchmarks/baseline.py::make_greedy_decoder`)."""
+    from benchmarks.baseline import make_greedy_decoder
+
+    decode = make_greedy_decoder(model, start_id=START_ID, end_id=END_ID)
     outputs = []
     progress = keras.utils.Progbar(len(texts), unit_name="sentence")
     for start in range(0, len(texts), batch_size):
         chunk = texts[start:start + batch_size]
         ids = source_tokenizer.tokenize(chunk).to_tensor()
-        decoded = np.full((len(chunk), 1), START_ID, np.int32)
-        done = np.zeros(len(chunk), bool)
-        for _ in range(max_length):
-            logits = model([ids, tf.constant(decoded)], training=False)[:, -1]
-            token = np.where(done, 0, np.argmax(logits, -1)).astype(np.int32)
-            decoded = np.concatenate([decoded, token[:, None]], axis=1)
-            done |= token == END_ID
-            if done.all():
-                break
-        rows = []
-        for row in decoded[:, 1:]:
-            ends = np.flatnonzero(row == END_ID)
-            rows.append(row[:ends[0]] if ends.size else row)
-        width = max(1, max(len(r) for r in rows))
-        padded = np.zeros((len(rows), width), np.int32)
-        for i, r in enumerate(rows):
-            padded[i, :len(r)] = r
+        decoded = decode(ids, max_length)  # [END] kept, 0 after it
         outputs.extend(t.decode("utf-8") for t in
-                       target_tokenizer.detokenize(padded).numpy().tolist())
+                       target_tokenizer.detokenize(decoded).numpy().tolist())
         progress.add(len(chunk))
     return outputs
 
