@@ -206,6 +206,13 @@ def _as_text(value, where, limits, input_name="texts"):
         raise RequestError(
             f"{where} has {len(value)} characters; this server takes at most "
             f"{limits.max_chars} a sentence (--max-chars)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:  # JSON allows lone surrogates ("\ud800")
+        raise RequestError(
+            f"{where} is not valid Unicode text: a lone surrogate "
+            f"{value[error.start]!r} at character {error.start}; send UTF-8 text "
+            "(a surrogate pair for characters beyond U+FFFF)") from None
     return value
 
 

@@ -185,6 +185,13 @@ BAD_REQUESTS = [  # path, raw body (str) or JSON body, status, part of the messa
     ("/api/score", {"sources": ["가"], "targets": []}, 400, "the same length"),
     ("/api/score", {"sources": ["가"]}, 400, "missing field 'targets'"),
     ("/api/translate", "x" * ((1 << 20) + 1), 413, "Maximum request body size"),
+    # Valid JSON, not valid text: a lone surrogate (was a 500 with a traceback).
+    ("/api/translate", '{"texts": ["\\ud800"]}', 400,
+     "texts[0] is not valid Unicode text: a lone surrogate"),
+    (PREDICT, '{"instances": ["a \\udfff"]}', 400,
+     "instances[0] is not valid Unicode text: a lone surrogate '\\udfff' at character 2"),
+    ("/api/score", '{"sources": ["a"], "targets": ["\\ud800"]}', 400,
+     "targets[0] is not valid Unicode text"),
 ]
 
 
@@ -234,8 +241,10 @@ def test_api_translate_n_best_and_score_match_the_model(keras_server, serving_mo
                           {"sources": texts[:2], "targets": targets[:2],
                            "length_normalize": True})
     assert status == 200, answer
-    for found, want in zip(answer["scores"], model.score(texts[:2], targets[:2],
-                                                          length_normalize=True)):
+    for found, want, source, target in zip(
+            answer["scores"], model.score(texts[:2], targets[:2], length_normalize=True),
+            texts, targets):
+        assert (found["source"], found["target"]) == (source, target)
         assert found["tokens"] == want.tokens
         assert found["score"] == pytest.approx(want.score, abs=1e-4)
         assert found["log_prob"] == pytest.approx(want.log_prob, abs=1e-4)

@@ -97,6 +97,11 @@
     return group;
   }
 
+  // A token that prints as nothing (a space, "\u2581") gets a visible stand-in.
+  function shown(token) {
+    return token.replace(/\u2581/g, " ").trim() === "" ? "\u2423" : token;
+  }
+
   function heatMap(sourceTokens, targetTokens, attention) {
     const rotate = sourceTokens.some((t) => textWidth(t) > CELL - 4);
     const left = Math.ceil(Math.max(40, ...targetTokens.map(textWidth))) + 14;
@@ -119,7 +124,7 @@
         ? { x, y: top - 6, transform: `rotate(-45 ${x} ${top - 6})`,
             "text-anchor": "start", class: "source-token" }
         : { x, y: top - 7, "text-anchor": "middle", class: "source-token" });
-      label.textContent = token;
+      label.textContent = shown(token);
       svg.appendChild(label);
       return label;
     });
@@ -128,7 +133,7 @@
         x: left - 8, y: top + i * CELL + CELL / 2 + FONT_PX * 0.35,
         "text-anchor": "end", class: "target-token",
       });
-      label.textContent = token;
+      label.textContent = shown(token);
       svg.appendChild(label);
       return label;
     });
