@@ -59,4 +59,5 @@ def run(args):
     print(f"  echo {q(DEMO_SAMPLES[2])} | {PROG} translate --model {q(export_path)}")
     print(f"  {PROG} plot-attention --model {q(model_path)} --output attention.png "
           f"{q(DEMO_SAMPLES[5])}")
+    print(f"  {PROG} serve --model {q(model_path)}   # then open http://127.0.0.1:8501/")
     return 0

@@ -3,8 +3,8 @@
 A `.keras` model (`Seq2Seq.score`) or a SavedModel export (its `score` endpoint).
 Lines of `--source` and `--target` pair up; each pair prints one line:
 
-* `--format tsv` (default): `SCORE<TAB>LOG_PROB<TAB>TOKENS<TAB>TOKEN_LOG_PROBS`:
-  the ranking score (LOG_PROB, or LOG_PROB / TOKENS with `--length-normalize`),
+* `--format tsv` (default): `SCORE<TAB>LOG_PROB<TAB>N_TOKENS<TAB>TOKEN_LOG_PROBS`:
+  the ranking score (LOG_PROB, or LOG_PROB / N_TOKENS with `--length-normalize`),
   the summed natural-log probability of the target tokens and `[END]`, how many
   tokens that is, and their log-probabilities separated by spaces;
 * `--format jsonl`: one JSON object a line with `score`, `log_prob`, `tokens` (the
@@ -39,7 +39,7 @@ def add_parser(commands):
     parser.add_argument("--target", required=True, metavar="FILE",
                         help="their translations, one a line (required)")
     parser.add_argument("--format", choices=FORMATS, default="tsv",
-                        help="tsv: SCORE, LOG_PROB, TOKENS, TOKEN_LOG_PROBS; jsonl: "
+                        help="tsv: SCORE, LOG_PROB, N_TOKENS, TOKEN_LOG_PROBS; jsonl: "
                              "a JSON object a line (default: tsv)")
     parser.add_argument("--length-normalize", action="store_true",
                         help="SCORE is the mean log-probability per token")
