@@ -165,7 +165,8 @@ def evaluate_model(model, args, validation, test):
     return results
 
 
-def main(argv=None):
+def make_parser():
+    """The command line of this script (its defaults are the recommended recipe)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True,
                         help="Multi30k-style folder, or an Anki/Tatoeba TSV file")
@@ -202,33 +203,20 @@ def main(argv=None):
     parser.add_argument("--model", choices=("seq2seq", "baseline"), default="seq2seq",
                         help="keras_seq2seq.Seq2Seq (default) or the plain-Keras "
                              "baseline, trained by this same script")
-    args = parser.parse_args(argv)
+    return parser
 
-    os.makedirs(args.output, exist_ok=True)
-    args.policy, reason = precision.apply_precision(args.precision)
-    print(f"precision: {args.policy} ({reason})")
-    keras.utils.set_random_seed(args.seed)
-    train, validation, test = load_corpus(args.data, args.source_lang, args.target_lang,
-                                          args.seed)
-    print(f"pairs: train {len(train[0])}, validation {len(validation[0])}, "
-          f"test {len(test[0])}")
-    if args.evaluate:
-        if args.model != "seq2seq":
-            parser.error("--evaluate scores a saved keras_seq2seq model; drop --model")
-        results = {"model": args.evaluate, "args": vars(args)}
-        results.update(evaluate_model(keras.models.load_model(args.evaluate), args,
-                                      validation, test))
-        # Beside a training run's results.json, not over it.
-        with open(os.path.join(args.output, "evaluation.json"), "w") as f:
-            json.dump(results, f, indent=2)
-        return results
-    if args.model == "baseline":
-        results = run_baseline(args, train, validation, test)
-        with open(os.path.join(args.output, "results.json"), "w") as f:
-            json.dump(results, f, indent=2)
-        print(f"\n{results['training_minutes']:.1f} minutes of training; results in "
-              f"{args.output}/results.json")
-        return results
+
+def build_recipe(args, train, validation):
+    """The recipe's tokenizers, pipelines, compiled `Seq2Seq` and callbacks.
+
+    Args:
+        args: parsed `make_parser()` arguments.
+        train, validation: `(sources, targets)` lists.
+
+    Returns:
+        A dict: `model`, `dataset`, `validation_data`, `callbacks` (for `fit`),
+        `best_path` (where `ModelCheckpoint` keeps the best epoch by `val_bleu`).
+    """
     source_tokenizer = SentencePieceTokenizer.train(
         train[0], vocabulary_size=args.vocabulary_size, name="source_tokenizer")
     target_tokenizer = SentencePieceTokenizer.train(
@@ -265,9 +253,44 @@ def main(argv=None):
     else:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor="val_bleu", mode="max", factor=0.5, patience=1))
+    return {"model": model, "dataset": dataset, "validation_data": validation_data,
+            "callbacks": callbacks, "best_path": best_path}
+
+
+def main(argv=None):
+    parser = make_parser()
+    args = parser.parse_args(argv)
+
+    os.makedirs(args.output, exist_ok=True)
+    args.policy, reason = precision.apply_precision(args.precision)
+    print(f"precision: {args.policy} ({reason})")
+    keras.utils.set_random_seed(args.seed)
+    train, validation, test = load_corpus(args.data, args.source_lang, args.target_lang,
+                                          args.seed)
+    print(f"pairs: train {len(train[0])}, validation {len(validation[0])}, "
+          f"test {len(test[0])}")
+    if args.evaluate:
+        if args.model != "seq2seq":
+            parser.error("--evaluate scores a saved keras_seq2seq model; drop --model")
+        results = {"model": args.evaluate, "args": vars(args)}
+        results.update(evaluate_model(keras.models.load_model(args.evaluate), args,
+                                      validation, test))
+        # Beside a training run's results.json, not over it.
+        with open(os.path.join(args.output, "evaluation.json"), "w") as f:
+            json.dump(results, f, indent=2)
+        return results
+    if args.model == "baseline":
+        results = run_baseline(args, train, validation, test)
+        with open(os.path.join(args.output, "results.json"), "w") as f:
+            json.dump(results, f, indent=2)
+        print(f"\n{results['training_minutes']:.1f} minutes of training; results in "
+              f"{args.output}/results.json")
+        return results
+    recipe = build_recipe(args, train, validation)
+    model, best_path = recipe["model"], recipe["best_path"]
     started = time.time()
-    history = model.fit(dataset, validation_data=validation_data, epochs=args.epochs,
-                        callbacks=callbacks, verbose=2)
+    history = model.fit(recipe["dataset"], validation_data=recipe["validation_data"],
+                        epochs=args.epochs, callbacks=recipe["callbacks"], verbose=2)
     minutes = (time.time() - started) / 60
     model = keras.models.load_model(best_path)
 
