@@ -7,7 +7,9 @@
 
 SentencePiece subwords are learned from the training text; the model is a
 bidirectional-GRU encoder with a GRU decoder, general attention, label smoothing and a
-scheduled teacher-forcing ratio. Training stops after `--minutes` (TimeBudget) or
+scheduled teacher-forcing ratio, trained under mixed bfloat16 where the CPU computes
+bfloat16 natively (`--precision auto`, printed at the start). Training stops after
+`--minutes` (TimeBudget) or
 `--epochs`, whichever comes first; the learning rate (1e-3) decays linearly to 5% over
 the last half of the minutes (`TimeWarmdown`; `--warmdown 0` halves it whenever
 validation BLEU does not improve instead); validation BLEU is logged each epoch
@@ -196,10 +198,11 @@ def make_parser():
                              "seed); writes evaluation.json, not results.json")
     parser.add_argument("--output", default="corpus_output")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--precision", choices=precision.PRECISIONS, default="float32",
-                        help="dtype policy: auto picks mixed_bfloat16 on a CPU with "
-                             "native bfloat16 (avx512_bf16 / amx_bf16), else float32 "
-                             "(default: float32)")
+    parser.add_argument("--precision", choices=precision.PRECISIONS, default="auto",
+                        help="dtype policy: auto (default) picks mixed_bfloat16 on a "
+                             "CPU with native bfloat16 (avx512_bf16 / amx_bf16) and no "
+                             "GPU, else float32 (benchmarks/README.md: 1.29x the steps "
+                             "a minute, validation BLEU within seed noise)")
     parser.add_argument("--model", choices=("seq2seq", "baseline"), default="seq2seq",
                         help="keras_seq2seq.Seq2Seq (default) or the plain-Keras "
                              "baseline, trained by this same script")
