@@ -570,3 +570,19 @@ def test_n_best_endpoint_equals_model_n_best(tiny, exported, tmp_path):
     with pytest.raises(ValueError, match="`n_best` \\(2\\) needs a beam"):
         export_translator(model, str(tmp_path / "bad"), n_best=2)
     assert not (tmp_path / "bad").exists()
+
+
+def test_each_weight_is_saved_once(tiny, exported):
+    """The variable collections reference the endpoints' own variables: the checkpoint
+    holds each weight once (it held every weight twice, under `_all_variables/N` and
+    `variables/N`: an export twice the size of its weights)."""
+    model, _ = tiny
+    saved = tf.train.list_variables(os.path.join(exported, "variables", "variables"))
+    values = sum(int(np.prod(shape)) for name, shape in saved
+                 if name != "_CHECKPOINTABLE_OBJECT_GRAPH")
+    weights = sum(int(np.prod(v.shape)) for v in model.variables)
+    trainable = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
+    assert trainable <= values <= weights
+    restored = load_translator(exported).module
+    assert len(restored.variables) == len(model.variables)
+    assert len(restored.trainable_variables) == len(model.trainable_variables)

@@ -36,11 +36,14 @@ def _build_archive(model, graph, has_text, k):
     # collections also expose them as `variables` etc. on the loaded object. (The
     # model is not walked with `archive.track(model)`: its cache of tf.functions is
     # a dict with tuple keys, which SavedModel cannot track.)
-    archive.add_variable_collection("variables", list(model.variables))
+    # The collections hold the backend's tf.Variables, the very objects the endpoints
+    # capture, so each weight is saved once (Keras variables would be saved a second
+    # time, under their own checkpoint keys).
+    archive.add_variable_collection("variables", _tf_variables(model.variables))
     archive.add_variable_collection("trainable_variables",
-                                    list(model.trainable_variables))
+                                    _tf_variables(model.trainable_variables))
     archive.add_variable_collection("non_trainable_variables",
-                                    list(model.non_trainable_variables))
+                                    _tf_variables(model.non_trainable_variables))
     if has_text:
         # Their lookup tables (and sentencepiece models) are resources captured by
         # the endpoints: tracking the layers puts them in the SavedModel.
@@ -111,6 +114,11 @@ def _build_archive(model, graph, has_text, k):
     archive.add_endpoint("decode_step", decode_step,
                          [token_spec] + [state_specs[name] for name in state_names])
     return archive, state_specs
+
+
+def _tf_variables(variables):
+    """The `tf.Variable` behind each Keras variable (`.value` outside autocasting)."""
+    return [v.value if isinstance(v, keras.Variable) else v for v in variables]
 
 
 _GREEDY_OPTIONS = ("min_length", "max_length_ratio", "max_length_offset")
