@@ -344,33 +344,15 @@ def bench_memory(specs, points, dims, jobs, models=None, log=common.log):
 
 
 # ============================================================================ decoding
-def search_function(model, method, beam_width=None):
-    """`(source_ids, max_length, min_length) -> (ids, lengths, scores)`: `model.search`
-    in one `tf.function` (the wrapper of `decoding_speed.make_decoders`, for any beam
-    width and without its plain-Keras twin)."""
-    import tensorflow as tf
-
-    def run(source_ids, max_length, min_length):
-        options = {"beam_width": beam_width} if method == "beam" else {}
-        result = model.search(source_ids, max_length, method=method,
-                              min_length=min_length, **options)
-        if method == "beam":
-            return result.ids[:, 0], result.lengths[:, 0], result.scores[:, 0]
-        return result.ids, result.lengths, result.scores
-
-    return tf.function(run, autograph=False, input_signature=[
-        tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int32),
-        tf.TensorSpec([], tf.int32)])
-
-
 def bench_decoding(dims, grid, calls, log=common.log, seed=1):
     """p50 latency (batch 1) against the output length and against the beam width."""
     model = common.build_model(spec("ours"), dims)
     model((np.ones((1, 3), np.int32), np.ones((1, 2), np.int32)))  # build
     main = f"beam{grid['main_beam']}"
     widths = sorted(set(grid["beam_widths"]) | {grid["main_beam"]})
-    functions = {"greedy": search_function(model, "greedy")}
-    functions.update({f"beam{w}": search_function(model, "beam", w) for w in widths})
+    functions = {"greedy": decoding_speed.search_function(model, "greedy")}
+    functions.update({f"beam{w}": decoding_speed.search_function(model, "beam", w)
+                      for w in widths})
     rng = np.random.default_rng(seed)
     sources = [rng.integers(len(RESERVED_TOKENS), dims["source_vocabulary_size"],
                             (1, grid["source_length"])).astype(np.int32) for _ in range(4)]

@@ -119,26 +119,30 @@ def make_baseline_decoder(seed=0):
     return run
 
 
+def search_function(model, method, beam_width=None):
+    """`(source_ids, max_length, min_length) -> (ids, lengths, scores)`: `model.search`
+    in one `tf.function` (beam search gives its best hypothesis)."""
+    import tensorflow as tf
+
+    def run(source_ids, max_length, min_length):
+        options = {"beam_width": beam_width} if method == "beam" else {}
+        result = model.search(source_ids, max_length, method=method,
+                              min_length=min_length, **options)
+        if method == "beam":
+            return result.ids[:, 0], result.lengths[:, 0], result.scores[:, 0]
+        return result.ids, result.lengths, result.scores
+
+    return tf.function(run, autograph=False, input_signature=[
+        tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int32),
+        tf.TensorSpec([], tf.int32)])
+
+
 def make_decoders(model, beam_width):
     """Traced `(source_ids, max_length, min_length) -> (ids, lengths, scores)` per
     decoder: `model.search` (what `generate` runs, without its checks and cache), and
     the plain-Keras twin's greedy decoder (`make_baseline_decoder`)."""
-    import tensorflow as tf
-
-    def wrap(method):
-        def run(source_ids, max_length, min_length):
-            options = {"beam_width": beam_width} if method == "beam" else {}
-            result = model.search(source_ids, max_length, method=method,
-                                  min_length=min_length, **options)
-            if method == "beam":
-                return result.ids[:, 0], result.lengths[:, 0], result.scores[:, 0]
-            return result.ids, result.lengths, result.scores
-
-        return tf.function(run, autograph=False, input_signature=[
-            tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int32),
-            tf.TensorSpec([], tf.int32)])
-
-    decoders = {name: wrap(name) for name in ("greedy", "beam")}
+    decoders = {name: search_function(model, name, beam_width)
+                for name in ("greedy", "beam")}
     decoders["baseline"] = make_baseline_decoder()
     return decoders
 
