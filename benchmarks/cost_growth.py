@@ -274,18 +274,13 @@ def memory_in_process(models, s, batch):
     """`peak_memory.memory_child`'s readings, in this process, on a built (and traced)
     model: RSS, reset the high-water mark, two steps, `VmHWM` (what --smoke does)."""
     start = time.perf_counter()
-    rss = peak_memory._status_kb("VmRSS")
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        reset = True
-    except OSError:
-        reset = False
+    rss = peak_memory.status_kb("VmRSS")
+    reset = peak_memory.reset_peak()
     for _ in range(2):
         common.train_step(models[s["id"]], batch)
     return {"id": s["id"], "in_process": True, "returncode": 0,
             "seconds": time.perf_counter() - start, "rss_after_build_kb": rss,
-            "training_peak_kb": peak_memory._status_kb("VmHWM") if reset else None}
+            "training_peak_kb": peak_memory.status_kb("VmHWM") if reset else None}
 
 
 def bench_memory(specs, points, dims, jobs, models=None, log=common.log):

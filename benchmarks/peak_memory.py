@@ -32,7 +32,18 @@ MEMORY_MARK = "MEMORY_RESULT "
 REPEATS = {"smoke": 1, "quick": 1, "default": 2}
 
 
-def _status_kb(field):
+def reset_peak():
+    """Resets this process's RSS high-water mark (`VmHWM`); False where the kernel
+    does not allow it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def status_kb(field):
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith(field + ":"):
@@ -54,25 +65,20 @@ def memory_child(spec_json, dims_json, batches_path):
                for i in range(int(data["count"]))]
     import tensorflow as tf  # noqa: F401
 
-    rss_import = _status_kb("VmRSS")
+    rss_import = status_kb("VmRSS")
     model = common.build_model(s, dims)
-    rss_build = _status_kb("VmRSS")
-    peak_before_training = _status_kb("VmHWM")
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        reset = True
-    except OSError:
-        reset = False
+    rss_build = status_kb("VmRSS")
+    peak_before_training = status_kb("VmHWM")
+    reset = reset_peak()
     for _ in range(2):
         for batch in batches:
             common.train_step(model, batch)
     print(MEMORY_MARK + json.dumps({
         "rss_after_import_kb": rss_import, "rss_after_build_kb": rss_build,
         "peak_before_training_kb": peak_before_training,
-        "training_peak_kb": _status_kb("VmHWM") if reset else None,
-        "process_peak_kb": max(peak_before_training, _status_kb("VmHWM")),
-        "rss_end_kb": _status_kb("VmRSS"),
+        "training_peak_kb": status_kb("VmHWM") if reset else None,
+        "process_peak_kb": max(peak_before_training, status_kb("VmHWM")),
+        "rss_end_kb": status_kb("VmRSS"),
         "ru_maxrss_self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         **common.describe_model(model)}), flush=True)
 
