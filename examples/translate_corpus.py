@@ -21,6 +21,12 @@ convention of published Multi30k figures), greedy and beam, and prints samples a
 attention plot. The corpora are read where they lie and never copied.
 `--evaluate MODEL.keras` skips training and scores a model saved by an earlier run.
 
+Levers that are off by default until measured better (benchmarks/README.md, "Quality
+per CPU hour"): `--ema DECAY` (validate, keep and score a moving average of the
+weights), `--joint-vocabulary` (one SentencePiece model for both sides, one embedding
+for source, target and output), `--deep-output`, `--token-budget TOKENS` (batches
+sized by tokens instead of pairs), `--encoder-units`.
+
 `--model baseline` trains, by the same script and for the same minutes, what a user
 would write by hand (the issue's reference point): `benchmarks/baseline.py`'s
 plain-Keras model (bidirectional GRU encoder, GRU decoder, additive attention, full
@@ -37,8 +43,6 @@ import sys
 import time
 
 import keras
-import numpy as np
-import tensorflow as tf
 
 import keras_seq2seq as ks
 from keras_seq2seq import evaluation, plotting, precision, schedules
@@ -176,7 +180,9 @@ def make_parser():
     parser.add_argument("--target-lang", default="en")
     parser.add_argument("--vocabulary-size", type=int, default=8000)
     parser.add_argument("--embedding-dim", type=int, default=256)
-    parser.add_argument("--units", type=int, default=512)
+    parser.add_argument("--units", type=int, default=512, help="decoder RNN size")
+    parser.add_argument("--encoder-units", type=int, default=None,
+                        help="encoder RNN size per direction (default: --units / 2)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--minutes", type=float, default=60.0, help="training budget")
@@ -185,6 +191,25 @@ def make_parser():
                         help="decay the learning rate linearly to 5%% over this last "
                              "fraction of --minutes (TimeWarmdown, default 0.5); 0 "
                              "halves it whenever val_bleu does not improve instead")
+    parser.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                        help="keep an exponential moving average of the weights with "
+                             "this decay (keras_seq2seq.WeightAverage) and validate, "
+                             "checkpoint and score the averaged model; 0 (default): off")
+    parser.add_argument("--token-budget", type=int, default=None, metavar="TOKENS",
+                        help="size batches per length bucket to at most this many "
+                             "tokens (make_dataset's token_budget) instead of "
+                             "--batch-size pairs")
+    parser.add_argument("--joint-vocabulary", action="store_true",
+                        help="one SentencePiece model trained on both sides' text, "
+                             "its embedding shared by the source, the target and the "
+                             "output projection (Seq2Seq tie_embeddings=\"all\")")
+    parser.add_argument("--deep-output", action="store_true",
+                        help="the attentional layer also sees the embedded previous "
+                             "token (Seq2Seq deep_output=True)")
+    parser.add_argument("--ensemble", type=int, default=1, metavar="N",
+                        help="train N members one after another in the same --minutes "
+                             "(each gets minutes/N and seed --seed+i) and decode with "
+                             "their ensemble (keras_seq2seq.models.Ensemble)")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--beam", type=int, default=5)
@@ -209,39 +234,58 @@ def make_parser():
     return parser
 
 
-def build_recipe(args, train, validation):
+def build_tokenizers(args, train):
+    """The recipe's SentencePiece tokenizers `(source, target)`, learned from the
+    training text (one joint model, twice, with `--joint-vocabulary`)."""
+    if args.joint_vocabulary:
+        joint = SentencePieceTokenizer.train(train[0] + train[1],
+                                             vocabulary_size=args.vocabulary_size,
+                                             name="joint_tokenizer")
+        return joint, joint
+    return (SentencePieceTokenizer.train(train[0], vocabulary_size=args.vocabulary_size,
+                                         name="source_tokenizer"),
+            SentencePieceTokenizer.train(train[1], vocabulary_size=args.vocabulary_size,
+                                         name="target_tokenizer"))
+
+
+def build_recipe(args, train, validation, tokenizers=None):
     """The recipe's tokenizers, pipelines, compiled `Seq2Seq` and callbacks.
 
     Args:
         args: parsed `make_parser()` arguments.
         train, validation: `(sources, targets)` lists.
+        tokenizers: `(source, target)` to use instead of training them
+            (`build_tokenizers`; an ensemble's members share theirs).
 
     Returns:
         A dict: `model`, `dataset`, `validation_data`, `callbacks` (for `fit`),
         `best_path` (where `ModelCheckpoint` keeps the best epoch by `val_bleu`).
     """
-    source_tokenizer = SentencePieceTokenizer.train(
-        train[0], vocabulary_size=args.vocabulary_size, name="source_tokenizer")
-    target_tokenizer = SentencePieceTokenizer.train(
-        train[1], vocabulary_size=args.vocabulary_size, name="target_tokenizer")
+    source_tokenizer, target_tokenizer = tokenizers or build_tokenizers(args, train)
     dataset, stats = make_dataset(*train, source_tokenizer, target_tokenizer,
                                   batch_size=args.batch_size, max_source_length=80,
                                   max_target_length=80, bucket_boundaries="auto",
-                                  seed=args.seed, return_stats=True)
+                                  token_budget=args.token_budget, seed=args.seed,
+                                  return_stats=True)
     print(f"pipeline: {stats}")
     validation_data = make_dataset(*validation, source_tokenizer, target_tokenizer,
                                    batch_size=256, shuffle=False)
     model = ks.Seq2Seq(
         source_tokenizer.vocabulary_size, target_tokenizer.vocabulary_size,
         embedding_dim=args.embedding_dim, units=args.units,
-        encoder_units=args.units // 2, bidirectional=True, cell_type="gru",
+        encoder_units=args.encoder_units or args.units // 2, bidirectional=True,
+        cell_type="gru",
         attention="general", dropout=args.dropout, label_smoothing=args.label_smoothing,
+        tie_embeddings="all" if args.joint_vocabulary else False,
+        deep_output=args.deep_output,
         teacher_forcing=schedules.PiecewiseConstant([3000], [1.0, 0.9]),
         teacher_forcing_granularity="batch", max_decode_length=80,
         source_tokenizer=source_tokenizer, target_tokenizer=target_tokenizer)
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=5.0))
     best_path = os.path.join(args.output, "best.keras")
-    callbacks = [
+    # WeightAverage first: the callbacks after it judge and keep the averaged weights.
+    callbacks = [ks.WeightAverage(args.ema)] if args.ema > 0 else []
+    callbacks += [
         ks.BleuCallback(validation[0][:500], validation[1][:500]),
         keras.callbacks.ModelCheckpoint(best_path, monitor="val_bleu", mode="max",
                                         save_best_only=True),
@@ -258,6 +302,49 @@ def build_recipe(args, train, validation):
             monitor="val_bleu", mode="max", factor=0.5, patience=1))
     return {"model": model, "dataset": dataset, "validation_data": validation_data,
             "callbacks": callbacks, "best_path": best_path}
+
+
+def train_one(args, train, validation, tokenizers=None):
+    """Trains the recipe's model; returns `(best model, History, minutes)`."""
+    recipe = build_recipe(args, train, validation, tokenizers)
+    started = time.time()
+    history = recipe["model"].fit(recipe["dataset"],
+                                  validation_data=recipe["validation_data"],
+                                  epochs=args.epochs, callbacks=recipe["callbacks"],
+                                  verbose=2)
+    minutes = (time.time() - started) / 60
+    return keras.models.load_model(recipe["best_path"]), history, minutes
+
+
+def train_ensemble(args, train, validation):
+    """`--ensemble N`: N members, one after the other, each with `--minutes / N` and
+    its own seed (`--seed + i`) and output folder, sharing one pair of tokenizers;
+    returns `(keras_seq2seq.models.Ensemble of their best epochs, results dict)`."""
+    import copy
+
+    from keras_seq2seq.models import Ensemble
+
+    tokenizers = build_tokenizers(args, train)
+    members, per_member, total = [], [], 0.0
+    for i in range(args.ensemble):
+        member_args = copy.copy(args)
+        member_args.minutes = args.minutes / args.ensemble
+        member_args.seed = args.seed + i
+        member_args.output = os.path.join(args.output, f"member_{i}")
+        os.makedirs(member_args.output, exist_ok=True)
+        keras.utils.set_random_seed(member_args.seed)
+        print(f"ensemble member {i + 1} of {args.ensemble}: "
+              f"{member_args.minutes:g} minutes, seed {member_args.seed}")
+        model, history, minutes = train_one(member_args, train, validation, tokenizers)
+        members.append(model)
+        total += minutes
+        per_member.append({"training_minutes": round(minutes, 1),
+                           "epochs": len(history.epoch),
+                           "val_bleu": history.history.get("val_bleu"),
+                           "minutes_left": history.history.get("minutes_left")})
+    return Ensemble(members), {"training_minutes": round(total, 1),
+                               "epochs": sum(m["epochs"] for m in per_member),
+                               "members": per_member}
 
 
 def main(argv=None):
@@ -289,17 +376,16 @@ def main(argv=None):
         print(f"\n{results['training_minutes']:.1f} minutes of training; results in "
               f"{args.output}/results.json")
         return results
-    recipe = build_recipe(args, train, validation)
-    model, best_path = recipe["model"], recipe["best_path"]
-    started = time.time()
-    history = model.fit(recipe["dataset"], validation_data=recipe["validation_data"],
-                        epochs=args.epochs, callbacks=recipe["callbacks"], verbose=2)
-    minutes = (time.time() - started) / 60
-    model = keras.models.load_model(best_path)
-
-    results = {"training_minutes": round(minutes, 1), "epochs": len(history.epoch),
-               "val_bleu": history.history.get("val_bleu"),
-               "learning_rate": history.history.get("learning_rate"), "args": vars(args)}
+    if args.ensemble > 1:
+        model, results = train_ensemble(args, train, validation)
+        minutes = results["training_minutes"]
+    else:
+        model, history, minutes = train_one(args, train, validation)
+        results = {"training_minutes": round(minutes, 1), "epochs": len(history.epoch),
+                   "val_bleu": history.history.get("val_bleu"),
+                   "learning_rate": history.history.get("learning_rate"),
+                   "minutes_left": history.history.get("minutes_left")}
+    results["args"] = vars(args)
     results.update(evaluate_model(model, args, validation, test))
     with open(os.path.join(args.output, "results.json"), "w") as f:
         json.dump(results, f, indent=2)

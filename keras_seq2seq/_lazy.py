@@ -28,11 +28,13 @@ EXPORTS = {
     "TeacherForcingSwitch": "callbacks",
     "TimeBudget": "callbacks",
     "TimeWarmdown": "callbacks",
+    "Ensemble": "models",
     "Seq2Seq": "models",
+    "WeightAverage": "averaging",
 }
 """The names `keras_seq2seq` re-exports, and the submodule that defines each."""
 
-SUBMODULES = ("callbacks", "checks", "config", "constants", "datasets", "decoding",
+SUBMODULES = ("averaging", "callbacks", "checks", "config", "constants", "datasets", "decoding",
               "evaluation", "export", "layers", "models", "plotting", "saving",
               "schedules", "text", "training")
 """The public submodules `dir(keras_seq2seq)` lists; any other submodule (`cli`,
@@ -44,7 +46,7 @@ PUBLIC = sorted([*EXPORTS, *SUBMODULES])
 NEUTRAL = ("layers",)
 """What `load_all()` imports on every Keras backend."""
 
-TENSORFLOW_ONLY = ("callbacks", "decoding", "models", "schedules", "text")
+TENSORFLOW_ONLY = ("callbacks", "decoding", "models", "schedules", "text", "averaging")
 """What it imports on the TensorFlow backend: with `NEUTRAL`, every module that defines
 a registered class, in the order the eager `__init__` always imported them."""
 

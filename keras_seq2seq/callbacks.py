@@ -127,7 +127,9 @@ class TimeBudget(keras.callbacks.Callback):
 
     For "what does the model reach in N minutes" runs: training stops at the first
     batch end past the budget, and the epoch in progress ends there (its logs and
-    the callbacks' `on_epoch_end` still run, so `BleuCallback` scores it).
+    the callbacks' `on_epoch_end` still run, so `BleuCallback` scores it). Each
+    epoch's logs get `minutes_left`, the budget not yet spent (shown by `fit`'s
+    progress bar and kept in its `History`).
 
     Args:
         minutes: the training budget in minutes, > 0.
@@ -153,6 +155,10 @@ class TimeBudget(keras.callbacks.Callback):
         import time
 
         return (time.monotonic() - self.started) / 60.0 if self.started else 0.0
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["minutes_left"] = max(0.0, self.minutes - self.elapsed_minutes)
 
     def on_train_batch_end(self, batch, logs=None):
         if self.elapsed_minutes >= self.minutes and not self.model.stop_training:

@@ -93,7 +93,8 @@ class ConfigError(ValueError):
 class Key:
     """One configuration key: its kind, default and limits.
 
-    `kind` is "int", "float", "bool", "str", "path", "choice" or "teacher_forcing".
+    `kind` is "int", "float", "bool", "str", "path", "choice", "bool_or_choice"
+    (true, false or one of `choices`) or "teacher_forcing".
     A default of `None` means "optional, absent by default".
     """
 
@@ -112,6 +113,8 @@ class Key:
             return "one of: " + ", ".join(self.choices)
         if self.kind == "bool":
             return "true or false"
+        if self.kind == "bool_or_choice":
+            return "true, false or one of: " + ", ".join(self.choices)
         if self.kind in ("str", "path"):
             return "a string" if self.kind == "str" else "a path (string)"
         if self.kind == "teacher_forcing":
@@ -141,7 +144,7 @@ def _setting(name, kind, choices=(), **limits):
     """The `Key` of the constructor argument `name`: the constructor's default, and
     `choices` (as the module that defines them lists them) with the default first."""
     default = _CONSTRUCTOR[name].default
-    if choices:
+    if choices and kind == "choice":
         choices = tuple(dict.fromkeys(c for c in (default, *choices) if c is not None))
     return Key(kind, default, choices, **limits)
 
@@ -164,8 +167,13 @@ _MODEL_KEYS = {
     "attention_window": dict(kind="int", minimum=0,
                              help="half-width of the local window"),
     "input_feeding": dict(kind="bool"),
+    "deep_output": dict(kind="bool", help="the attentional layer also sees the "
+                                          "embedded previous token"),
     "dropout": dict(kind="float", **_RATE),
-    "tie_embeddings": dict(kind="bool"),
+    "tie_embeddings": dict(kind="bool_or_choice", choices=("target", "all"),
+                           help="tie the output projection to the target embedding "
+                                "(true or \"target\"), and the source embedding too "
+                                "(\"all\": needs tokenizer.joint)"),
     "label_smoothing": dict(kind="float", **_RATE),
     "max_decode_length": dict(kind="int", minimum=1),
 }
@@ -191,6 +199,9 @@ SCHEMA = {
         "max_source_length": Key("int", minimum=1, help="drop longer sources (tokens)"),
         "max_target_length": Key("int", minimum=2,
                                  help="drop longer targets (tokens + 1)"),
+        "validation_source_file": Key("path", help="validation pairs from two aligned "
+                                                   "files (instead of validation_split)"),
+        "validation_target_file": Key("path", help="the validation targets"),
     },
     "tokenizer": {
         "type": Key("choice", "sentencepiece", tuple(TOKENIZERS),
@@ -200,6 +211,8 @@ SCHEMA = {
         "target_vocabulary_size": Key("int", 8000, minimum=len(RESERVED_TOKENS) + 1,
                                       help="target vocabulary size"),
         "lowercase": Key("bool", False, help="case fold both sides"),
+        "joint": Key("bool", False, help="one tokenizer trained on both sides' text "
+                                         "(source_vocabulary_size tokens)"),
     },
     "model": {name: _setting(name, **_MODEL_KEYS[name])
               for name in SETTINGS if name in _MODEL_KEYS},
@@ -208,6 +221,22 @@ SCHEMA = {
         "epochs": Key("int", 10, minimum=1),
         "learning_rate": Key("float", 1e-3, minimum=0.0, exclusive_minimum=True),
         "clipnorm": Key("float", minimum=0.0, exclusive_minimum=True),
+        "minutes": Key("float", minimum=0.0, exclusive_minimum=True,
+                       help="wall-clock training budget of this run (TimeBudget)"),
+        "warmdown": Key("float", 0.0, minimum=0.0, maximum=1.0,
+                        help="decay the learning rate linearly to 5% over this last "
+                             "fraction of the minutes (TimeWarmdown; needs minutes)"),
+        "ema": Key("float", 0.0, minimum=0.0, maximum=1.0, exclusive_maximum=True,
+                   help="decay of a moving average of the weights that is validated, "
+                        "checkpointed and saved (WeightAverage); 0: off"),
+        "token_budget": Key("int", minimum=1, help="tokens per batch, per length "
+                                                    "bucket, instead of batch_size pairs"),
+        "validation_bleu": Key("int", 0, minimum=0,
+                               help="validation sentences translated for val_bleu "
+                                    "and val_chrf each epoch; 0: none"),
+        "keep": Key("choice", "last", ("last", "best"),
+                    help="the model saved and exported: the last epoch's, or the "
+                         "best by val_bleu (needs validation_bleu)"),
         "seed": _setting("seed", "int", minimum=0),
         "bucketing": Key("bool", False, help="length-bucketed batches"),
         "precision": Key("choice", "float32", PRECISIONS,
@@ -393,6 +422,10 @@ def _check_value(section, name, key, value, where):
         if not isinstance(value, bool):
             raise _invalid(where, section, name, value, key.expected())
         return value
+    if key.kind == "bool_or_choice":
+        if not isinstance(value, bool) and value not in key.choices:
+            raise _invalid(where, section, name, value, key.expected())
+        return value
     if key.kind in ("str", "path"):
         if not isinstance(value, str) or not value:
             raise _invalid(where, section, name, value, key.expected())
@@ -480,6 +513,36 @@ def _check_combinations(config, origins, origin):
         raise ConfigError(
             f"{where('data', 'target_column')}: 'data.source_column' and "
             f"'data.target_column' are both {data['source_column']}; they must differ")
+    files = [data["validation_source_file"], data["validation_target_file"]]
+    if (files[0] is None) != (files[1] is None):
+        given = "validation_source_file" if files[0] is not None else "validation_target_file"
+        missing = "validation_target_file" if files[0] is not None else "validation_source_file"
+        raise ConfigError(f"{where('data', given)}: 'data.{given}' needs 'data.{missing}'")
+    if files[0] is not None and data["validation_split"] > 0:
+        raise ConfigError(
+            f"{where('data', 'validation_split')}: give 'data.validation_split' or "
+            "'data.validation_source_file'/'validation_target_file', not both")
+    training = config["training"]
+    has_validation = files[0] is not None or data["validation_split"] > 0
+    rules = [
+        (training["warmdown"] > 0 and training["minutes"] is None, ("training", "warmdown"),
+         "'training.warmdown' decays over 'training.minutes'; set training.minutes"),
+        (training["validation_bleu"] > 0 and not has_validation,
+         ("training", "validation_bleu"),
+         "'training.validation_bleu' needs validation pairs; set data.validation_split "
+         "or data.validation_source_file and data.validation_target_file"),
+        (training["keep"] == "best" and training["validation_bleu"] == 0,
+         ("training", "keep"),
+         "training.keep = \"best\" picks the epoch by val_bleu; set "
+         "training.validation_bleu (e.g. 500)"),
+        (config["model"]["tie_embeddings"] == "all" and not config["tokenizer"]["joint"],
+         ("model", "tie_embeddings"),
+         "model.tie_embeddings = \"all\" shares one embedding between both sides; set "
+         "tokenizer.joint = true"),
+    ]
+    for broken, (section, name), message in rules:
+        if broken:
+            raise ConfigError(f"{where(section, name)}: {message}")
 
 
 def model_arguments(config):

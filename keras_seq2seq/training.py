@@ -18,9 +18,13 @@ The output folder
                          again resumes from the last completed epoch; raising
                          `training.epochs` continues a finished run
     checkpoints/latest.keras   keras.callbacks.ModelCheckpoint, every epoch
+    checkpoints/best.keras     with `training.keep = "best"`: the epoch of the best
+                         `val_bleu` so far (and best.keras.json: its epoch and score)
     logs/                keras.callbacks.TensorBoard (loss, accuracy,
                          teacher_forcing_ratio; logs/attention: heat-map images)
-    model.keras          the final model (written atomically)
+    model.keras          the final model (written atomically): the last epoch's,
+                         or the best one's with `training.keep = "best"`; with
+                         `training.ema` the averaged weights
     export/              the SavedModel export (`keras-seq2seq translate --model`)
     interrupted.keras    the model at the moment of a Ctrl-C
 """
@@ -34,8 +38,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_seq2seq import export, plotting, precision, saving
-from keras_seq2seq.config import ConfigError, model_arguments
+from keras_seq2seq import atomic, export, plotting, precision, saving
+from keras_seq2seq.config import SCHEMA, ConfigError, model_arguments
 from keras_seq2seq.constants import STRATEGIES
 from keras_seq2seq.models import Seq2Seq
 from keras_seq2seq.text import (
@@ -54,7 +58,9 @@ __all__ = [
     "build_model",
     "build_tokenizers",
     "load_corpus",
+    "load_validation",
     "make_strategy",
+    "quality_callbacks",
     "split_validation",
     "train_from_config",
 ]
@@ -62,7 +68,8 @@ __all__ = [
 CONFIG_FILE = "config.json"
 
 # Keys that may differ when a run resumes in the same output folder.
-_RESUMABLE_CHANGES = {("training", "epochs"), ("training", "precision")}
+_RESUMABLE_CHANGES = {("training", "epochs"), ("training", "precision"),
+                      ("training", "minutes")}
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -105,6 +112,81 @@ def load_corpus(config):
     return corpus
 
 
+def load_validation(config):
+    """The validation pairs of `data.validation_source_file` / `_target_file`, in the
+    training direction: `(sources, targets)` lists."""
+    data = config["data"]
+    corpus = read_parallel_files(data["validation_source_file"],
+                                 data["validation_target_file"], on_error=data["on_error"])
+    if data["direction"] == "reverse":
+        corpus = corpus.swapped()
+    return list(corpus.sources), list(corpus.targets)
+
+
+def quality_callbacks(training, validation, best_path):
+    """The `[training]` callbacks that shape what a run reaches, in their order.
+
+    `WeightAverage` (`ema`), then `BleuCallback` on the first `validation_bleu`
+    validation pairs and a best-by-`val_bleu` `ModelCheckpoint` at `best_path`
+    (`keep = "best"`), then `TimeBudget` (`minutes`, which logs `minutes_left`) and
+    `TimeWarmdown` (`warmdown`).
+
+    Args:
+        training: the `[training]` section of a loaded configuration.
+        validation: `(sources, targets)` or None.
+        best_path: where the best epoch's model is kept.
+
+    Returns:
+        A list of callbacks (empty with every one of those keys at its default).
+    """
+    from keras_seq2seq.averaging import WeightAverage
+    from keras_seq2seq.callbacks import BleuCallback, TimeBudget, TimeWarmdown
+
+    callbacks = []
+    if training["ema"] > 0:
+        callbacks.append(WeightAverage(training["ema"]))
+    if training["validation_bleu"] > 0 and validation is not None:
+        n = training["validation_bleu"]
+        callbacks.append(BleuCallback(validation[0][:n], validation[1][:n]))
+        if training["keep"] == "best":
+            # A resumed run keeps the earlier runs' best unless it beats it.
+            record = best_path + ".json"
+            previous = None
+            if os.path.exists(record) and os.path.exists(best_path):
+                with open(record, encoding="utf-8") as f:
+                    previous = json.load(f)["val_bleu"]
+            callbacks.append(keras.callbacks.ModelCheckpoint(
+                best_path, monitor="val_bleu", mode="max", save_best_only=True,
+                initial_value_threshold=previous))
+            callbacks.append(_BestRecord(record, previous))
+    if training["minutes"] is not None:
+        callbacks.append(TimeBudget(training["minutes"]))
+        if training["warmdown"] > 0:
+            callbacks.append(TimeWarmdown(training["minutes"], fraction=training["warmdown"]))
+    return callbacks
+
+
+class _BestRecord(keras.callbacks.Callback):
+    """Writes `{"val_bleu": best, "epoch": n}` beside the best checkpoint whenever
+    `val_bleu` beats the best so far (after that checkpoint is written)."""
+
+    def __init__(self, path, best=None):
+        super().__init__()
+        self.path, self.best = path, best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get("val_bleu")
+        if value is not None and (self.best is None or value > self.best):
+            self.best = float(value)
+            record = json.dumps({"val_bleu": self.best, "epoch": epoch + 1})
+
+            def write(temporary):
+                with open(temporary, "w", encoding="utf-8") as f:
+                    f.write(record)
+
+            atomic.write_file(self.path, write, overwrite=True)
+
+
 def split_validation(sources, targets, fraction, seed):
     """A seeded random split: `((train_sources, train_targets), (val_s, val_t))`."""
     n = len(sources)
@@ -123,10 +205,20 @@ def split_validation(sources, targets, fraction, seed):
 
 
 def build_tokenizers(config, sources, targets):
-    """Builds (trains) the source and target tokenizers of `config["tokenizer"]`."""
+    """Builds (trains) the source and target tokenizers of `config["tokenizer"]`.
+
+    Returns:
+        `(source_tokenizer, target_tokenizer)`; with `tokenizer.joint`, one tokenizer
+        trained on both sides' text (`source_vocabulary_size` tokens), twice.
+    """
     settings = config["tokenizer"]
     cls = TOKENIZERS[settings["type"]]
     extra = {"seed": config["training"]["seed"]} if settings["type"] == "sentencepiece" else {}
+    if settings["joint"]:
+        joint = cls.from_texts(list(sources) + list(targets), name="joint_tokenizer",
+                               vocabulary_size=settings["source_vocabulary_size"],
+                               lowercase=settings["lowercase"], **extra)
+        return joint, joint
     source = cls.from_texts(sources, name="source_tokenizer",
                        vocabulary_size=settings["source_vocabulary_size"],
                        lowercase=settings["lowercase"], **extra)
@@ -208,15 +300,22 @@ def _check_same_run(config, path):
     with open(path, encoding="utf-8") as f:
         previous = json.load(f)
     old, new = _comparable(previous), _comparable(config)
-    changed = [f"{section}.{key}: {old.get(section, {}).get(key)!r} -> {value!r}"
+
+    def before(section, key):
+        # A run written before a key existed had that key's default.
+        values = old.get(section, {})
+        return values[key] if key in values else SCHEMA[section][key].default
+
+    changed = [f"{section}.{key}: {before(section, key)!r} -> {value!r}"
                for section, values in new.items() for key, value in values.items()
-               if old.get(section, {}).get(key) != value]
+               if before(section, key) != value]
     if changed:
         folder = os.path.dirname(path)
+        may_change = ", ".join(f"{s}.{k}" for s, k in sorted(_RESUMABLE_CHANGES))
         raise ConfigError(
             f"{folder} holds a run with another configuration ({'; '.join(changed)}); "
             "use another output folder, or the same settings to resume (only "
-            "training.epochs may change)")
+            f"{may_change} may change)")
 
 
 def _backup_epoch(backup_dir):
@@ -234,7 +333,9 @@ def train_from_config(config, strategy="default", callbacks=None, verbose="auto"
 
     Running it again on the same output folder resumes from the last completed epoch
     (`keras.callbacks.BackupAndRestore` in `OUTPUT/backup`, kept after a finished
-    run so that a larger `training.epochs` continues it).
+    run so that a larger `training.epochs` continues it). A resumed run gets
+    `training.minutes` afresh (the budget is this process's), and its moving
+    average (`training.ema`) restarts from the backed-up raw weights.
 
     Args:
         config: a dict from `load_config`.
@@ -274,6 +375,10 @@ def train_from_config(config, strategy="default", callbacks=None, verbose="auto"
             corpus.sources, corpus.targets, config["data"]["validation_split"],
             training["seed"])
         log(f"Validation: {len(validation[0])} pairs held out.")
+    elif config["data"]["validation_source_file"] is not None:
+        validation = load_validation(config)
+        log(f"Validation: {len(validation[0])} pairs from "
+            f"{config['data']['validation_source_file']}.")
 
     tokenizer_dirs = [os.path.join(out, "tokenizers", side) for side in ("source", "target")]
     if all(os.path.exists(os.path.join(d, "config.json")) for d in tokenizer_dirs):
@@ -295,7 +400,7 @@ def train_from_config(config, strategy="default", callbacks=None, verbose="auto"
         train_sources, train_targets, source_tokenizer, target_tokenizer,
         batch_size=training["batch_size"], seed=training["seed"],
         bucket_boundaries="auto" if training["bucketing"] else None,
-        return_stats=True, **dataset_options)
+        token_budget=training["token_budget"], return_stats=True, **dataset_options)
     if stats.kept < stats.total:
         log(f"Training pairs: {stats.kept} of {stats.total} kept "
             f"({stats.empty_source} empty sources, {stats.filtered} too long).")
@@ -333,9 +438,13 @@ def train_from_config(config, strategy="default", callbacks=None, verbose="auto"
             log(f"Resuming from {backup_dir}: {done} of {epochs} epochs done, "
                 f"training epochs {done + 1} to {epochs}.")
     os.makedirs(os.path.join(out, "checkpoints"), exist_ok=True)
+    best_path = os.path.join(out, "checkpoints", "best.keras")
     all_callbacks = [
+        # The backup holds the raw weights (resuming trains on from them); what
+        # comes after WeightAverage sees the averaged ones at each epoch end.
         keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True,
                                          delete_checkpoint=False),
+        *quality_callbacks(training, validation, best_path),
         keras.callbacks.ModelCheckpoint(os.path.join(out, "checkpoints", "latest.keras")),
         keras.callbacks.TensorBoard(os.path.join(out, "logs")),
     ]
@@ -355,6 +464,13 @@ def train_from_config(config, strategy="default", callbacks=None, verbose="auto"
         saving.save_model(model, path, overwrite=True)
         raise TrainingInterrupted(path, backup_dir) from None
 
+    if (training["keep"] == "best" and os.path.exists(best_path)
+            and os.path.exists(best_path + ".json")):
+        model = keras.saving.load_model(best_path)
+        with open(best_path + ".json", encoding="utf-8") as f:
+            best = json.load(f)
+        log(f"Best epoch by val_bleu: {best['epoch']} ({best['val_bleu']:.2f}), "
+            f"{best_path}")
     model_path = os.path.join(out, "model.keras")
     saving.save_model(model, model_path, overwrite=True)
     log(f"Model: {model_path}")

@@ -38,7 +38,8 @@ def test_defaults_fill_every_key_and_paths_are_relative_to_the_file(tmp_path):
     assert config["data"]["format"] == "tsv"
     assert config["data"]["source_file"] is None
     assert config["tokenizer"] == {"type": "sentencepiece", "source_vocabulary_size": 8000,
-                                   "target_vocabulary_size": 8000, "lowercase": False}
+                                   "target_vocabulary_size": 8000, "lowercase": False,
+                                   "joint": False}
     assert config["model"]["units"] == 256 and config["model"]["encoder_units"] is None
     assert config["model"]["cell_type"] == "lstm"
     assert config["training"]["teacher_forcing"] == 1.0
@@ -132,7 +133,7 @@ def test_unknown_key(tmp_path):
         f"{path}: unknown key 'model.unit'; valid keys in [model]: embedding_dim, units, "
         "encoder_units, num_layers, cell_type, bidirectional, attention, attention_units, "
         "attention_depth, attention_scale, local_attention, attention_window, "
-        "input_feeding, dropout, tie_embeddings, "
+        "input_feeding, deep_output, dropout, tie_embeddings, "
         "label_smoothing, max_decode_length")
 
 
@@ -436,3 +437,62 @@ def test_every_constructor_error_becomes_a_config_error(tmp_path):
                                 'local_attention = "monotonic"\nattention_window = 0\n',
                       name="monotonic.toml")
     assert load_config(monotonic)["model"]["attention_window"] == 0
+
+
+# ------------------------------------------------------------ the quality keys
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    ("[training]\nwarmdown = 0.5\n",
+     "'training.warmdown' decays over 'training.minutes'; set training.minutes"),
+    ("[training]\nvalidation_bleu = 100\n",
+     "'training.validation_bleu' needs validation pairs"),
+    ('[training]\nkeep = "best"\n',
+     'training.keep = "best" picks the epoch by val_bleu; set training.validation_bleu'),
+    ('[model]\ntie_embeddings = "all"\n',
+     'model.tie_embeddings = "all" shares one embedding between both sides; set '
+     'tokenizer.joint = true'),
+    ('[model]\ntie_embeddings = "source"\n',
+     "invalid value 'source' for 'model.tie_embeddings'; expected true, false or one "
+     "of: target, all"),
+    ('[training]\nema = 1.0\n', "invalid value 1.0 for 'training.ema'; expected a "
+                                "number in [0, 1)"),
+])
+def test_quality_keys_are_checked_together(tmp_path, extra, fragment):
+    message = error_of(write(tmp_path, '[data]\npath = "a.tsv"\n' + extra))
+    assert fragment in message
+
+
+def test_validation_files_come_in_pairs_and_not_with_a_split(tmp_path):
+    message = error_of(write(tmp_path, '[data]\npath = "a.tsv"\n'
+                                       'validation_source_file = "v.de"\n'))
+    assert "'data.validation_source_file' needs 'data.validation_target_file'" in message
+    message = error_of(write(tmp_path, '[data]\npath = "a.tsv"\nvalidation_split = 0.1\n'
+                                       'validation_source_file = "v.de"\n'
+                                       'validation_target_file = "v.en"\n'))
+    assert "give 'data.validation_split' or" in message
+
+
+def test_the_multi30k_config_is_the_translate_corpus_recipe():
+    """examples/multi30k_config.toml holds translate_corpus.py's defaults."""
+    import sys
+
+    sys.path.insert(0, str(EXAMPLE.parents[1]))
+    from examples.translate_corpus import make_parser
+
+    args = make_parser().parse_args(["--data", "x"])
+    config = load_config(EXAMPLE.parent / "multi30k_config.toml")
+    model, train = config["model"], config["training"]
+    assert (model["embedding_dim"], model["units"], model["encoder_units"]) == (
+        args.embedding_dim, args.units, args.encoder_units or args.units // 2)
+    assert (model["dropout"], model["label_smoothing"]) == (args.dropout,
+                                                           args.label_smoothing)
+    assert (train["batch_size"], train["minutes"], train["warmdown"],
+            train["learning_rate"], train["ema"], train["precision"]) == (
+        args.batch_size, args.minutes, args.warmdown, args.learning_rate, args.ema,
+        args.precision)
+    assert config["tokenizer"]["source_vocabulary_size"] == args.vocabulary_size
+    assert config["tokenizer"]["joint"] == args.joint_vocabulary
+    assert model["deep_output"] == args.deep_output
+    assert train["keep"] == "best" and train["validation_bleu"] == 500
+    assert config["data"]["validation_source_file"].endswith("multi30k/val.de")

@@ -24,10 +24,14 @@ def test_example_runs(script, expected):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["seq2seq", "baseline"])
-def test_translate_corpus_trains_and_scores_both_models(tmp_path, model):
+@pytest.mark.parametrize("model, levers", [
+    ("seq2seq", ["--ema", "0.9", "--joint-vocabulary", "--token-budget", "200",
+                 "--deep-output", "--ensemble", "2"]),
+    ("baseline", [])])
+def test_translate_corpus_trains_and_scores_both_models(tmp_path, model, levers):
     """examples/translate_corpus.py on a tiny Multi30k-style folder (word reversal),
-    for the package's model and for the plain-Keras baseline of the same script."""
+    for the package's model (with the quality levers that are off by default) and
+    for the plain-Keras baseline of the same script."""
     import json
     import random
 
@@ -46,16 +50,21 @@ def test_translate_corpus_trains_and_scores_both_models(tmp_path, model):
     run = subprocess.run(
         [sys.executable, str(EXAMPLES / "translate_corpus.py"), "--data", str(data),
          "--model", model, "--vocabulary-size", "40", "--embedding-dim", "8",
-         "--units", "16", "--epochs", "2", "--minutes", "2", "--beam", "2",
-         "--output", str(output)],
+         "--units", "16", "--epochs", "2", "--minutes", "20", "--beam", "2",
+         "--output", str(output), *levers],
         capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads((output / "results.json").read_text())
-    assert results["epochs"] == 2
+    if "--ensemble" in levers:  # two members of 2 epochs each, in the same minutes
+        assert [m["epochs"] for m in results["members"]] == [2, 2]
+        assert results["epochs"] == 4
+    else:
+        assert results["epochs"] == 2
     assert 0.0 <= results["greedy"]["word_bleu"] <= 100.0
     assert "word BLEU" in run.stdout
     if model == "seq2seq":
         assert 0.0 <= results["beam2"]["bleu"] <= 100.0
+        assert results["args"]["ema"] == 0.9 and results["args"]["joint_vocabulary"]
         assert (output / "attention.png").stat().st_size > 0
     else:
         assert results["model"] == "baseline"

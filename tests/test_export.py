@@ -466,26 +466,42 @@ def _tokenizer_pair(kind):
             WordTokenizer.from_texts(ENGLISH, name="target_tokenizer"))
 
 
+TOKENIZER_KINDS = ("sentencepiece", "wordpiece", "word")
+
+
+@pytest.fixture(scope="module")
+def tokenizer_exports(tmp_path_factory):
+    """A model per tokenizer kind with its greedy and beam exports, and what one fresh
+    process (tensorflow + tensorflow_text, not this package) made of all six."""
+    folder = tmp_path_factory.mktemp("tokenizer_exports")
+    built = {}
+    for kind in TOKENIZER_KINDS:
+        source, target = _tokenizer_pair(kind)
+        keras.utils.set_random_seed(3)
+        model = ks.Seq2Seq(source.vocabulary_size, target.vocabulary_size,
+                           embedding_dim=8, units=16, max_decode_length=MAX_LENGTH,
+                           source_tokenizer=source, target_tokenizer=target)
+        _randomize(model, 3)
+        greedy = export_translator(model, str(folder / kind / "greedy"))
+        beam = export_translator(model, str(folder / kind / "beam"), beam_width=3,
+                                 length_penalty=0.6)
+        built[kind] = (model, source, target, greedy, beam)
+    paths = [path for *_, greedy, beam in built.values() for path in (greedy, beam)]
+    result = _run([sys.executable, "-c", PAIR_CONSUMER, json.dumps(PAIR_TEXTS), *paths],
+                  timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return built, json.loads(result.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["sentencepiece", "wordpiece", "word"])
-def test_two_different_tokenizers_translate_identically_in_a_fresh_process(kind,
-                                                                          tmp_path):
+@pytest.mark.parametrize("kind", TOKENIZER_KINDS)
+def test_two_different_tokenizers_translate_identically_in_a_fresh_process(
+        kind, tokenizer_exports):
     """Regression: with two SentencePiece models, the loaded export detokenized the
     target ids with the *source* model (both kernel-owned resources got one name)."""
-    source, target = _tokenizer_pair(kind)
+    built, report = tokenizer_exports
+    model, source, target, greedy, beam = built[kind]
     assert source.get_vocabulary() != target.get_vocabulary()
-    keras.utils.set_random_seed(3)
-    model = ks.Seq2Seq(source.vocabulary_size, target.vocabulary_size, embedding_dim=8,
-                       units=16, max_decode_length=MAX_LENGTH, source_tokenizer=source,
-                       target_tokenizer=target)
-    _randomize(model, 3)
-    greedy = export_translator(model, str(tmp_path / "greedy"))
-    beam = export_translator(model, str(tmp_path / "beam"), beam_width=3,
-                             length_penalty=0.6)
-    result = _run([sys.executable, "-c", PAIR_CONSUMER, json.dumps(PAIR_TEXTS),
-                   greedy, beam], timeout=180)
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["keras_seq2seq_imported"] is False
     expected_greedy = model.translate(PAIR_TEXTS)
     expected_beam = model.translate(PAIR_TEXTS, method="beam", beam_width=3,

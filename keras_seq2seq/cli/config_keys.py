@@ -26,6 +26,9 @@ TEXT = """\
       [0, 1) (default 0.0)
   data.max_source_length: drop longer sources (tokens); an integer >= 1
   data.max_target_length: drop longer targets (tokens + 1); an integer >= 2
+  data.validation_source_file: validation pairs from two aligned files (instead
+      of validation_split); a path (string)
+  data.validation_target_file: the validation targets; a path (string)
   tokenizer.type: tokenizer of both sides; one of: sentencepiece, wordpiece,
       word, character (default "sentencepiece")
   tokenizer.source_vocabulary_size: source vocabulary size; an integer >= 5
@@ -33,6 +36,8 @@ TEXT = """\
   tokenizer.target_vocabulary_size: target vocabulary size; an integer >= 5
       (default 8000)
   tokenizer.lowercase: case fold both sides; true or false (default false)
+  tokenizer.joint: one tokenizer trained on both sides' text
+      (source_vocabulary_size tokens); true or false (default false)
   model.embedding_dim: an integer >= 1 (default 128)
   model.units: decoder RNN size; an integer >= 1 (default 256)
   model.encoder_units: encoder RNN size per direction; an integer >= 1
@@ -49,14 +54,32 @@ TEXT = """\
   model.attention_window: half-width of the local window; an integer >= 0
       (default 10)
   model.input_feeding: true or false (default false)
+  model.deep_output: the attentional layer also sees the embedded previous
+      token; true or false (default false)
   model.dropout: a number in [0, 1) (default 0.0)
-  model.tie_embeddings: true or false (default false)
+  model.tie_embeddings: tie the output projection to the target embedding (true
+      or "target"), and the source embedding too ("all": needs
+      tokenizer.joint); true, false or one of: target, all (default false)
   model.label_smoothing: a number in [0, 1) (default 0.0)
   model.max_decode_length: an integer >= 1 (default 100)
   training.batch_size: an integer >= 1 (default 64)
   training.epochs: an integer >= 1 (default 10)
   training.learning_rate: a number > 0 (default 0.001)
   training.clipnorm: a number > 0
+  training.minutes: wall-clock training budget of this run (TimeBudget); a
+      number > 0
+  training.warmdown: decay the learning rate linearly to 5% over this last
+      fraction of the minutes (TimeWarmdown; needs minutes); a number in [0, 1]
+      (default 0.0)
+  training.ema: decay of a moving average of the weights that is validated,
+      checkpointed and saved (WeightAverage); 0: off; a number in [0, 1)
+      (default 0.0)
+  training.token_budget: tokens per batch, per length bucket, instead of
+      batch_size pairs; an integer >= 1
+  training.validation_bleu: validation sentences translated for val_bleu and
+      val_chrf each epoch; 0: none; an integer >= 0 (default 0)
+  training.keep: the model saved and exported: the last epoch's, or the best by
+      val_bleu (needs validation_bleu); one of: last, best (default "last")
   training.seed: an integer >= 0 (default 0)
   training.bucketing: length-bucketed batches; true or false (default false)
   training.precision: dtype policy; auto: mixed_bfloat16 on a CPU with native

@@ -53,6 +53,10 @@ def add_parser(commands):
     parser.add_argument("--n-best", type=positive_int, metavar="K",
                         help="with --beam: the hypotheses per sentence of the "
                              "export's n_best endpoint (at most N; default N)")
+    parser.add_argument("--ensemble-with", nargs="+", metavar="OTHER.keras", default=[],
+                        help="export the ensemble of --model and these models (one "
+                             "SavedModel; their log-probabilities averaged each step; "
+                             "they must share the tokenizers)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace DIR if it exists")
     return parser
@@ -85,10 +89,20 @@ def run(args):
     if os.path.exists(args.output) and not args.overwrite:
         raise CLIError(f"{args.output} already exists; pass --overwrite to replace it")
     model = load_keras(args.model, need_tokenizers=False)  # ids-only exports work
+    if args.ensemble_with:
+        from keras_seq2seq.models import Ensemble
+
+        members = [model] + [load_keras(p, need_tokenizers=False) for p in args.ensemble_with]
+        try:
+            model = Ensemble(members)
+        except ValueError as error:
+            raise CLIError(f"--ensemble-with: {error}") from None
     path = export.export_translator(model, args.output, beam_width=args.beam,
                                     max_length=args.max_length, n_best=args.n_best,
                                     overwrite=args.overwrite, **options)
     how = f"beam search of width {args.beam}" if args.beam else "greedy decoding"
+    if args.ensemble_with:
+        how = f"an ensemble of {len(args.ensemble_with) + 1} models, " + how
     if options:
         how += ", " + ", ".join(f"{key}={value}" for key, value in options.items())
     print(f"SavedModel translator ({how}) written to {path}")

@@ -239,7 +239,9 @@ class PortableRNNs:
     """
 
     def __init__(self, model):
-        self.layers = [layer for layer in _keras_internals.sublayers(model)
+        members = getattr(model, "members", [model])  # an Ensemble's models
+        self.layers = [layer for member in members
+                       for layer in _keras_internals.sublayers(member)
                        if hasattr(layer, "use_cudnn")]
         self.saved = []
 

@@ -133,7 +133,9 @@ def export_translator(model, path, beam_width=None, max_length=None, n_best=None
     `path` only once complete, so a failure leaves nothing at `path`.
 
     Args:
-        model: a built `keras_seq2seq.Seq2Seq`. With both `source_tokenizer` and
+        model: a built `keras_seq2seq.Seq2Seq`, or an `Ensemble` of them (one
+            SavedModel holding every member's weights, decoding as the ensemble
+            does). With both `source_tokenizer` and
             `target_tokenizer` set, the text endpoints (`serving_default`,
             `translate`, `tokenize`, `detokenize`) are exported; without them only
             the id endpoints are, and `serving_default` is `translate_ids`.
@@ -162,11 +164,12 @@ def export_translator(model, path, beam_width=None, max_length=None, n_best=None
         ValueError: invalid arguments.
     """
     from keras_seq2seq.models import Seq2Seq
+    from keras_seq2seq.models.ensemble import Ensemble
 
-    if not isinstance(model, Seq2Seq):
+    if not isinstance(model, (Seq2Seq, Ensemble)):
         raise ValueError(
-            "export_translator expects a keras_seq2seq.Seq2Seq model. Received: "
-            f"{type(model).__name__}")
+            "export_translator expects a keras_seq2seq.Seq2Seq model or a "
+            f"keras_seq2seq.models.ensemble.Ensemble. Received: {type(model).__name__}")
     beam_width = check_positive_int("beam_width", beam_width, allow_none=True)
     max_length = check_positive_int(
         "max_length", model.max_decode_length if max_length is None else max_length)

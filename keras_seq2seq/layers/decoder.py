@@ -90,12 +90,20 @@ class AttentionDecoder(keras.layers.Layer):
         local_attention: None (global), "monotonic" (local-m: window centred on
             the time index) or "predictive" (local-p). Defaults to None.
         attention_window: half-width D of the local window. Defaults to 10.
+        deep_output: give the attentional layer the embedded input token too,
+            h̃_t = tanh(W_c [c_t; h_t; e(y_{t-1})]) (a direct path from the previous
+            token to the output, as Bahdanau et al.'s deep output). Defaults to False.
         input_feeding: feed the previous attentional vector h̃_{t-1} into the RNN
             input (Luong 2015). Defaults to False.
         dropout: dropout rate on the embeddings, between RNN layers and on h̃.
             Defaults to 0.
         tie_embeddings: project h̃ with the transposed target embedding (then h̃
             has `embedding_dim` features). Defaults to False.
+        shared_embedding: a `keras.layers.Embedding` of `vocabulary_size` x
+            `embedding_dim` to use as the target embedding instead of a new one
+            (`Seq2Seq(tie_embeddings="all")` passes the encoder's, so the source,
+            target and output embeddings are one matrix). Not part of the config:
+            whoever shares it passes it again. Defaults to None.
         start_id: accepted and ignored (configs written before 0.2 hold it; the
             `[START]` id is `keras_seq2seq.constants.START_ID`).
         **kwargs: base `keras.layers.Layer` arguments.
@@ -117,8 +125,9 @@ class AttentionDecoder(keras.layers.Layer):
     def __init__(self, vocabulary_size, embedding_dim=128, units=256, num_layers=1,
                  cell_type="lstm", attention="general", attention_units=None,
                  attention_depth=1, attention_scale=False, local_attention=None,
-                 attention_window=10, input_feeding=False,
-                 dropout=0.0, tie_embeddings=False, start_id=None, **kwargs):
+                 attention_window=10, input_feeding=False, deep_output=False,
+                 dropout=0.0, tie_embeddings=False, start_id=None, shared_embedding=None,
+                 **kwargs):
         super().__init__(**kwargs)
         set_rnn_settings(self, vocabulary_size, embedding_dim, units, num_layers,
                          cell_type, dropout)
@@ -129,10 +138,20 @@ class AttentionDecoder(keras.layers.Layer):
         self.local_attention = check_choice("local_attention", local_attention, LOCAL_MODES)
         self.attention_window = int(attention_window)
         self.input_feeding = bool(input_feeding)
+        self.deep_output = bool(deep_output)
         self.tie_embeddings = bool(tie_embeddings)
 
-        self.embedding = keras.layers.Embedding(
-            vocabulary_size, embedding_dim, mask_zero=True, name="embedding")
+        if shared_embedding is None:
+            self.embedding = keras.layers.Embedding(
+                vocabulary_size, embedding_dim, mask_zero=True, name="embedding")
+        elif (shared_embedding.input_dim, shared_embedding.output_dim) != (
+                vocabulary_size, embedding_dim):
+            raise ValueError(
+                "`shared_embedding` must be a vocabulary_size x embedding_dim "
+                f"({vocabulary_size} x {embedding_dim}) Embedding. Received: "
+                f"{shared_embedding.input_dim} x {shared_embedding.output_dim}")
+        else:
+            self.embedding = shared_embedding
         self.rnn_layers = [
             make_rnn(cell_type, units, name=f"{cell_type}_{i}") for i in range(num_layers)
         ]
@@ -158,13 +177,15 @@ class AttentionDecoder(keras.layers.Layer):
             raise ValueError(
                 f"{self.name}: the feature size of `memory` must be known. Received: "
                 f"memory.shape={tuple(memory_shape)}")
-        self.embedding.build((None, None))
+        if not self.embedding.built:  # a shared embedding may be built already
+            self.embedding.build((None, None))
         rnn_input = self.embedding_dim + (self.attentional_dim if self.input_feeding else 0)
         for layer in self.rnn_layers:
             layer.build((None, None, rnn_input))
             rnn_input = self.units
         self.attention.build((None, None, self.units), (None, None, memory_dim))
-        self.attentional_dense.build((None, None, memory_dim + self.units))
+        deep = self.embedding_dim if self.deep_output else 0
+        self.attentional_dense.build((None, None, memory_dim + self.units + deep))
         if self.tie_embeddings:
             self.output_bias = self.add_weight(
                 name="output_bias", shape=(self.vocabulary_size,), initializer="zeros")
@@ -224,6 +245,7 @@ class AttentionDecoder(keras.layers.Layer):
         if self.input_feeding:
             x = ops.concatenate([x, ops.cast(attentional, x.dtype)], axis=-1)
         x = self.dropout_layer(x, training=training)
+        dropped_embedding = x[:, :self.embedding_dim]
         new_states = []
         for i, layer in enumerate(self.rnn_layers):
             x, states = layer.cell(x, list(rnn_states[i]), training=training)
@@ -231,8 +253,13 @@ class AttentionDecoder(keras.layers.Layer):
             if i < self.num_layers - 1:
                 x = self.dropout_layer(x, training=training)
         context, weights = self._attend(x, memory, memory_mask, keys, positions)
-        attentional = self.attentional_dense(ops.concatenate([context, x], axis=-1))
+        attentional = self._attentional(context, x, dropped_embedding)
         return attentional, new_states, weights
+
+    def _attentional(self, context, hidden, embedded):
+        """h̃ = tanh(W_c [c; h]), or tanh(W_c [c; h; e]) with `deep_output`."""
+        parts = [context, hidden] + ([embedded] if self.deep_output else [])
+        return self.attentional_dense(ops.concatenate(parts, axis=-1))
 
     # ------------------------------------------------------------------ step API
     def initial_step_state(self, memory, memory_mask=None, initial_state=None):
@@ -318,7 +345,7 @@ class AttentionDecoder(keras.layers.Layer):
         if initial_state is None:
             initial_state = self.zero_state(ops.shape(ids)[0])
         target_mask = ops.not_equal(ids, PAD_ID)
-        x = self.dropout_layer(self.embedding(ids), training=training)
+        x = embedded = self.dropout_layer(self.embedding(ids), training=training)
         for i, layer in enumerate(self.rnn_layers):
             x, *_ = layer(x, initial_state=list(initial_state[i]), mask=target_mask,
                           training=training)
@@ -326,7 +353,7 @@ class AttentionDecoder(keras.layers.Layer):
                 x = self.dropout_layer(x, training=training)
         keys = self.attention.precompute(memory)
         context, weights = self._attend(x, memory, memory_mask, keys)
-        attentional = self.attentional_dense(ops.concatenate([context, x], axis=-1))
+        attentional = self._attentional(context, x, embedded)
         logits = self.project(self.dropout_layer(attentional, training=training))
         return (logits, weights) if return_attention else logits
 
@@ -393,5 +420,5 @@ class AttentionDecoder(keras.layers.Layer):
     # ------------------------------------------------------------------ config
     def get_config(self):
         return {**super().get_config(),
-                **constructor_config(self, exclude=("start_id",),
+                **constructor_config(self, exclude=("start_id", "shared_embedding"),
                                      attention=self.attention_name)}

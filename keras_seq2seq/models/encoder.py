@@ -82,7 +82,8 @@ class Seq2SeqEncoder(keras.layers.Layer):
         return self.units * (2 if self.bidirectional else 1)
 
     def build(self, source_ids_shape):
-        self.embedding.build((None, None))
+        if not self.embedding.built:  # a shared embedding may be built already
+            self.embedding.build((None, None))
         size = self.embedding_dim
         for layer in self.rnn_layers:
             layer.build((None, None, size))

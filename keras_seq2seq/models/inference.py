@@ -20,7 +20,7 @@ GENERATE_CACHE_SIZE = 16
 
 
 class InferenceMixin:
-    """Inference methods of `Seq2Seq` (needs `encoder`, `decoder`, `encode_source`,
+    """Inference methods of `Seq2Seq` and `Ensemble` (needs `decoder`, `encode_source`,
     `source_vocabulary_size`, `max_decode_length`, the tokenizers and a
     `_generate_functions` dict set by the model's constructor)."""
 

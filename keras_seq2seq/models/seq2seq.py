@@ -83,9 +83,14 @@ class Seq2Seq(InferenceMixin, keras.Model):
         attention_window: half-width D of the local window. Defaults to 10.
         input_feeding: feed h̃_{t-1} into the decoder RNN (Luong 2015). Defaults to
             False.
+        deep_output: h̃_t = tanh(W_c [c_t; h_t; e(y_{t-1})]): the attentional layer
+            sees the embedded previous token too. Defaults to False.
         dropout: dropout rate. Defaults to 0.
-        tie_embeddings: tie the output projection to the target embedding.
-            Defaults to False.
+        tie_embeddings: False; True (or "target") ties the output projection to
+            the target embedding; "all" also makes the source embedding that same
+            matrix (Press & Wolf 2017's three-way tying; one joint vocabulary:
+            equal vocabulary sizes, and the same tokenizer, or two with the same
+            vocabulary, on both sides). Defaults to False.
         label_smoothing: label smoothing of the loss, in [0, 1). Defaults to 0.
         teacher_forcing: the ratio schedule: a float, a
             `keras_seq2seq.schedules.TeacherForcingSchedule`, or a dict such as
@@ -123,7 +128,7 @@ class Seq2Seq(InferenceMixin, keras.Model):
                  units=256, encoder_units=None, num_layers=1, cell_type="lstm",
                  bidirectional=False, attention="general", attention_units=None,
                  attention_depth=1, attention_scale=False, local_attention=None,
-                 attention_window=10, input_feeding=False,
+                 attention_window=10, input_feeding=False, deep_output=False,
                  dropout=0.0, tie_embeddings=False, label_smoothing=0.0,
                  teacher_forcing=1.0, teacher_forcing_granularity="batch",
                  teacher_forcing_feedback="argmax", teacher_forcing_mode="sequential",
@@ -521,7 +526,8 @@ def _checked_settings_and_layers(source_vocabulary_size, target_vocabulary_size,
     settings = {**defaults, **settings}
     (embedding_dim, units, encoder_units, num_layers, cell_type, bidirectional,
      attention, attention_units, attention_depth, attention_scale, local_attention,
-     attention_window, input_feeding, dropout, tie_embeddings, label_smoothing,
+     attention_window, input_feeding, deep_output, dropout, tie_embeddings,
+     label_smoothing,
      teacher_forcing, teacher_forcing_granularity, teacher_forcing_feedback,
      teacher_forcing_mode, parallel_passes, seed, max_decode_length, source_tokenizer,
      target_tokenizer) = (settings[name] for name in SETTINGS[2:])
@@ -540,6 +546,9 @@ def _checked_settings_and_layers(source_vocabulary_size, target_vocabulary_size,
         "source_tokenizer", source_tokenizer, source_vocabulary_size)
     target_tokenizer = _check_tokenizer(
         "target_tokenizer", target_tokenizer, target_vocabulary_size)
+    tie_embeddings = _check_tie_embeddings(
+        tie_embeddings, source_vocabulary_size, target_vocabulary_size,
+        source_tokenizer, target_tokenizer)
     memory_dim = encoder_units * (2 if bidirectional else 1)
     if attention == "dot" and memory_dim != units:
         raise ValueError(
@@ -560,13 +569,49 @@ def _checked_settings_and_layers(source_vocabulary_size, target_vocabulary_size,
         attention_units=attention_units, attention_depth=attention_depth,
         attention_scale=attention_scale, local_attention=local_attention,
         attention_window=attention_window, input_feeding=input_feeding,
-        dropout=dropout, tie_embeddings=tie_embeddings, name="decoder")
-    settings.update(source_vocabulary_size=source_vocabulary_size,
+        deep_output=deep_output, dropout=dropout, tie_embeddings=bool(tie_embeddings),
+        shared_embedding=encoder.embedding if tie_embeddings == "all" else None,
+        name="decoder")
+    settings.update(tie_embeddings=tie_embeddings, source_vocabulary_size=source_vocabulary_size,
                     target_vocabulary_size=target_vocabulary_size,
                     encoder_units=encoder_units, label_smoothing=label_smoothing,
                     teacher_forcing=teacher_forcing, source_tokenizer=source_tokenizer,
                     target_tokenizer=target_tokenizer)
     return settings, encoder, decoder
+
+
+TIE_EMBEDDINGS = (False, True, "target", "all")
+
+
+def _check_tie_embeddings(tie, source_vocabulary_size, target_vocabulary_size,
+                          source_tokenizer, target_tokenizer):
+    """`tie_embeddings` normalised (False, True or "all"), checked against the
+    vocabularies it ties."""
+    if tie not in TIE_EMBEDDINGS or isinstance(tie, (int, float)) and not isinstance(
+            tie, bool):
+        raise ValueError(
+            "`tie_embeddings` must be False, True (or \"target\": the output "
+            "projection and the target embedding) or \"all\" (the source embedding "
+            f"too). Received: tie_embeddings={tie!r}")
+    if tie == "target":
+        return True
+    if tie != "all":
+        return tie
+    if source_vocabulary_size != target_vocabulary_size:
+        raise ValueError(
+            "tie_embeddings=\"all\" shares one embedding between source and target, "
+            "so the vocabularies must be one (a joint tokenizer). Received: "
+            f"source_vocabulary_size={source_vocabulary_size}, "
+            f"target_vocabulary_size={target_vocabulary_size}")
+    if (source_tokenizer is not None and target_tokenizer is not None
+            and source_tokenizer is not target_tokenizer
+            and _tokenizer_size(source_tokenizer) is not None
+            and source_tokenizer.get_vocabulary() != target_tokenizer.get_vocabulary()):
+        raise ValueError(
+            "tie_embeddings=\"all\" needs one vocabulary on both sides, but "
+            "`source_tokenizer` and `target_tokenizer` have different vocabularies. "
+            "Train one tokenizer on both sides' text and pass it as both.")
+    return tie
 
 
 def _replicas_in_sync():

@@ -18,6 +18,9 @@ CONFIGS = [
          attention_window=1),
     dict(cell_type="gru", attention="concat", local_attention="predictive",
          attention_window=2, input_feeding=True),
+    dict(cell_type="gru", attention="general", deep_output=True),
+    dict(cell_type="lstm", attention="dot", input_feeding=True, deep_output=True,
+         tie_embeddings=True, embedding_dim=16),
 ]
 
 
@@ -49,6 +52,25 @@ def test_step_by_step_logits_equal_teacher_forced_logits(config):
     # The loop form (used by input feeding and scheduled sampling) agrees too.
     loop_logits = decoder.run_loop(ids, memory, mask, states)
     np.testing.assert_allclose(loop_logits, logits, atol=1e-5)
+
+
+def test_deep_output_appends_the_embedding_to_the_attentional_layer_input():
+    """h̃ = tanh(W_c [c; h; e]): with W_c's embedding rows zeroed the deep decoder
+    equals a plain one with the other rows; with them, the logits move."""
+    ids, memory, mask = _decoder_inputs()
+    deep = AttentionDecoder(20, embedding_dim=8, units=16, deep_output=True)
+    plain = AttentionDecoder(20, embedding_dim=8, units=16)
+    deep_logits = deep(ids, memory, memory_mask=mask)
+    plain(ids, memory, memory_mask=mask)
+    kernel = deep.attentional_dense.kernel.numpy()
+    assert kernel.shape == (16 + 16 + 8, 16)
+    for source, target in zip(deep.weights, plain.weights):
+        value = source.numpy()
+        target.assign(value[:32] if source is deep.attentional_dense.kernel else value)
+    deep.attentional_dense.kernel.assign(np.concatenate([kernel[:32], np.zeros((8, 16))]))
+    np.testing.assert_allclose(deep(ids, memory, memory_mask=mask),
+                               plain(ids, memory, memory_mask=mask), atol=1e-6)
+    assert not np.allclose(deep_logits, plain(ids, memory, memory_mask=mask), atol=1e-3)
 
 
 def test_run_loop_feeds_back_predictions_where_truth_is_not_used():
