@@ -16,7 +16,7 @@ import pytest
 
 SCRIPTS = ("run", "training_speed", "flops", "peak_memory", "generate_speed",
            "data_pipeline", "xla_paths", "step_profile", "op_profile", "decoding_speed",
-           "local_attention", "cost_growth", "epoch_split")
+           "local_attention", "cost_growth", "epoch_split", "quality_curve")
 MAIN_IDS = ["baseline", "ours_r1", "ours_token_0.5"]
 
 
@@ -226,3 +226,43 @@ def test_help(script, capsys):
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     assert text.startswith("usage:") and "--json" in text
+
+
+def test_quality_curve_reads_both_kinds_of_run_and_scores_the_reference(tmp_path, capsys):
+    """benchmarks/quality_curve.py: our results.json + log, the reference's JSON line
+    and hypotheses (scored with the function that scores ours), a table and a PNG."""
+    from benchmarks import quality_curve
+
+    data = tmp_path / "data"
+    data.mkdir()
+    references = ["A dog runs.", "Two men sit on a bench."]
+    (data / "test_2016_flickr.en").write_text("\n".join(references) + "\n")
+    ours = tmp_path / "ours"
+    ours.mkdir()
+    (ours / "results.json").write_text(json.dumps({
+        "val_bleu": [1.5, 7.25], "training_minutes": 4.0, "epochs": 2,
+        "greedy": {"bleu": 10.0, "word_bleu": 11.0, "chrf": 30.0},
+        "beam5": {"bleu": 12.0, "word_bleu": 13.0, "chrf": 31.0}, "args": {}}))
+    (ours / "log").write_text("Epoch 1/9\n230/230 - 120s - 857ms/step - loss: 5\n"
+                              "Epoch 2/9\n230/230 - 90s - 800ms/step - loss: 4\n")
+    reference = tmp_path / "ref"
+    reference.mkdir()
+    report = {"epochs": [{"epoch_wall_s": 60.0, "val_ppl": 20.0},
+                         {"epoch_wall_s": 30.0, "val_ppl": 10.0}],
+              "train_wall_s": 90.0, "test_bleu": 50.0}
+    (reference / "log").write_text("[keras] noise\n" + json.dumps(report) + "\n")
+    (reference / "hyps-test_2016_flickr.txt").write_text(
+        "a dog runs .\ntwo men sit on a bench .\n")
+    png = tmp_path / "curve.png"
+    quality_curve.main(["--ours", str(ours), "--reference", str(reference),
+                        "--data", str(data), "--output", str(png)])
+    printed = capsys.readouterr().out
+    rows = markdown_tables(printed)["run"]
+    assert ["ours", "2", "4.0", "greedy", "11.00", "10.00", "30.00"] in rows
+    assert ["ours", "2", "4.0", "beam5", "13.00", "12.00", "31.00"] in rows
+    ref = [row for row in rows if row[0] == "ref"][0]
+    assert ref[:4] == ["ref", "2", "1.5", "greedy"]
+    assert float(ref[4]) == pytest.approx(100.0)   # word BLEU: lowercased tokens match
+    assert float(ref[5]) < 100.0                    # sacrebleu is cased and detokenized
+    assert "ours: val BLEU by epoch 1.5@2m, 7.2@4m" in printed
+    assert png.stat().st_size > 0
