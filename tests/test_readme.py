@@ -50,7 +50,8 @@ def _check_fit(ns, out, started):
     result, beams = ns["result"], ns["beams"]
     assert result.ids.shape[0] == 2 and beams.ids.shape[0] == 2
     lengths = np.asarray(result.lengths)
-    assert ((lengths >= 1) & (lengths <= result.ids.shape[1])).all()
+    # An untrained model may end at once (length 0): only the bounds are certain.
+    assert ((lengths >= 0) & (lengths <= result.ids.shape[1])).all()
 
 
 def _check_text(ns, out, started):
