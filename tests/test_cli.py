@@ -23,7 +23,7 @@ COMMANDS = {
                   "--plot", "--batch-size", "TEXT"],
     "export": ["--model", "--output", "--beam", "--max-length", "--length-penalty",
                "--coverage-penalty", "--min-length", "--max-length-ratio",
-               "--max-length-offset", "--n-best", "--overwrite"],
+               "--max-length-offset", "--n-best", "--ensemble-with", "--overwrite"],
     "score": ["--model", "--source", "--target", "--format", "--length-normalize",
               "--batch-size"],
     "serve": ["--model", "--host", "--port", "--name", "--beam", "--max-batch-size",
