@@ -203,6 +203,10 @@ def make_parser():
                         help="one SentencePiece model trained on both sides' text, "
                              "its embedding shared by the source, the target and the "
                              "output projection (Seq2Seq tie_embeddings=\"all\")")
+    parser.add_argument("--attention", choices=("general", "concat", "dot"),
+                        default="general",
+                        help="the Luong score: general (bilinear), concat (additive) "
+                             "or dot (scaled by the square root of the size)")
     parser.add_argument("--deep-output", action="store_true",
                         help="the attentional layer also sees the embedded previous "
                              "token (Seq2Seq deep_output=True)")
@@ -275,7 +279,8 @@ def build_recipe(args, train, validation, tokenizers=None):
         embedding_dim=args.embedding_dim, units=args.units,
         encoder_units=args.encoder_units or args.units // 2, bidirectional=True,
         cell_type="gru",
-        attention="general", dropout=args.dropout, label_smoothing=args.label_smoothing,
+        attention=args.attention, attention_scale=args.attention == "dot",
+        dropout=args.dropout, label_smoothing=args.label_smoothing,
         tie_embeddings="all" if args.joint_vocabulary else False,
         deep_output=args.deep_output,
         teacher_forcing=schedules.PiecewiseConstant([3000], [1.0, 0.9]),
