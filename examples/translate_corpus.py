@@ -6,8 +6,11 @@
     python examples/translate_corpus.py --data ../shared/data/fra-eng/fra.txt --minutes 30
 
 SentencePiece subwords are learned from the training text; the model is a
-bidirectional-GRU encoder with a GRU decoder, general attention, label smoothing and a
-scheduled teacher-forcing ratio, trained under mixed bfloat16 where the CPU computes
+bidirectional-GRU encoder with a GRU decoder, general attention, a linear attentional
+layer over the context, the state and the previous token's embedding
+(`--attentional-activation linear --deep-output`: Luong's tanh there learns several
+times slower per step, benchmarks/README.md), label smoothing and a scheduled
+teacher-forcing ratio, trained under mixed bfloat16 where the CPU computes
 bfloat16 natively (`--precision auto`, printed at the start). Training stops after
 `--minutes` (TimeBudget) or
 `--epochs`, whichever comes first; the learning rate (1e-3) decays linearly to 5% over
@@ -24,8 +27,8 @@ attention plot. The corpora are read where they lie and never copied.
 Levers that are off by default until measured better (benchmarks/README.md, "Quality
 per CPU hour"): `--ema DECAY` (validate, keep and score a moving average of the
 weights), `--joint-vocabulary` (one SentencePiece model for both sides, one embedding
-for source, target and output), `--deep-output`, `--token-budget TOKENS` (batches
-sized by tokens instead of pairs), `--encoder-units`.
+for source, target and output), `--token-budget TOKENS` (batches sized by tokens
+instead of pairs), `--encoder-units`, `--attention concat|dot`.
 
 `--model baseline` trains, by the same script and for the same minutes, what a user
 would write by hand (the issue's reference point): `benchmarks/baseline.py`'s
@@ -207,7 +210,12 @@ def make_parser():
                         default="general",
                         help="the Luong score: general (bilinear), concat (additive) "
                              "or dot (scaled by the square root of the size)")
-    parser.add_argument("--deep-output", action="store_true",
+    parser.add_argument("--attentional-activation", choices=("tanh", "linear"),
+                        default="linear",
+                        help="h̃ = W_c [c; h (; e)] through Luong's tanh, or linear (the "
+                             "default: learns much faster, benchmarks/README.md)")
+    parser.add_argument("--deep-output", action=argparse.BooleanOptionalAction,
+                        default=True,
                         help="the attentional layer also sees the embedded previous "
                              "token (Seq2Seq deep_output=True)")
     parser.add_argument("--ensemble", type=int, default=1, metavar="N",
@@ -282,7 +290,7 @@ def build_recipe(args, train, validation, tokenizers=None):
         attention=args.attention, attention_scale=args.attention == "dot",
         dropout=args.dropout, label_smoothing=args.label_smoothing,
         tie_embeddings="all" if args.joint_vocabulary else False,
-        deep_output=args.deep_output,
+        deep_output=args.deep_output, attentional_activation=args.attentional_activation,
         teacher_forcing=schedules.PiecewiseConstant([3000], [1.0, 0.9]),
         teacher_forcing_granularity="batch", max_decode_length=80,
         source_tokenizer=source_tokenizer, target_tokenizer=target_tokenizer)

@@ -47,6 +47,7 @@ import textwrap
 import tomllib
 
 from keras_seq2seq.constants import ATTENTION_NAMES, RESERVED_TOKENS
+from keras_seq2seq.layers.decoder import ATTENTIONAL_ACTIVATIONS
 from keras_seq2seq.layers.local_attention import LOCAL_MODES
 from keras_seq2seq.layers.rnn import CELL_TYPES
 from keras_seq2seq.models.scheduled_sampling import FEEDBACKS, GRANULARITIES, MODES
@@ -169,6 +170,9 @@ _MODEL_KEYS = {
     "input_feeding": dict(kind="bool"),
     "deep_output": dict(kind="bool", help="the attentional layer also sees the "
                                           "embedded previous token"),
+    "attentional_activation": dict(kind="choice", choices=ATTENTIONAL_ACTIVATIONS,
+                                   help="what the attentional layer h̃ = W_c[c; h] "
+                                        "passes through (linear: no tanh)"),
     "dropout": dict(kind="float", **_RATE),
     "tie_embeddings": dict(kind="bool_or_choice", choices=("target", "all"),
                            help="tie the output projection to the target embedding "

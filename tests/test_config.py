@@ -133,7 +133,7 @@ def test_unknown_key(tmp_path):
         f"{path}: unknown key 'model.unit'; valid keys in [model]: embedding_dim, units, "
         "encoder_units, num_layers, cell_type, bidirectional, attention, attention_units, "
         "attention_depth, attention_scale, local_attention, attention_window, "
-        "input_feeding, deep_output, dropout, tie_embeddings, "
+        "input_feeding, deep_output, attentional_activation, dropout, tie_embeddings, "
         "label_smoothing, max_decode_length")
 
 
@@ -494,5 +494,6 @@ def test_the_multi30k_config_is_the_translate_corpus_recipe():
     assert config["tokenizer"]["source_vocabulary_size"] == args.vocabulary_size
     assert config["tokenizer"]["joint"] == args.joint_vocabulary
     assert model["deep_output"] == args.deep_output
+    assert model["attentional_activation"] == args.attentional_activation
     assert train["keep"] == "best" and train["validation_bleu"] == 500
     assert config["data"]["validation_source_file"].endswith("multi30k/val.de")

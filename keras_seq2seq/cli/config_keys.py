@@ -56,6 +56,8 @@ TEXT = """\
   model.input_feeding: true or false (default false)
   model.deep_output: the attentional layer also sees the embedded previous
       token; true or false (default false)
+  model.attentional_activation: what the attentional layer h̃ = W_c[c; h]
+      passes through (linear: no tanh); one of: tanh, linear (default "tanh")
   model.dropout: a number in [0, 1) (default 0.0)
   model.tie_embeddings: tie the output projection to the target embedding (true
       or "target"), and the source embedding too ("all": needs

@@ -21,7 +21,8 @@ One step (Luong et al. 2015):
     x    = [embed(y_{t-1}); h̃_{t-1}]          (h̃_{t-1} only with input feeding)
     h_t  = stacked RNN cells(x, states)
     c_t  = attention(h_t, encoder outputs)
-    h̃_t = tanh(W_c [c_t; h_t])               (the attentional vector)
+    h̃_t = tanh(W_c [c_t; h_t])               (the attentional vector; linear, without
+                                              the tanh, with attentional_activation)
     logits = W_o h̃_t + b_o                   (W_o tied to the embedding if asked)
 """
 
@@ -38,6 +39,9 @@ from keras_seq2seq.layers.local_attention import LocalAttention
 from keras_seq2seq.layers.rnn import make_rnn, set_rnn_settings
 
 require_tensorflow(__name__)
+
+# What h̃ = W_c [c; h] passes through (AttentionDecoder's `attentional_activation`).
+ATTENTIONAL_ACTIVATIONS = ("tanh", "linear")
 
 LOCAL_MODES = (None, "monotonic", "predictive")
 
@@ -93,6 +97,10 @@ class AttentionDecoder(keras.layers.Layer):
         deep_output: give the attentional layer the embedded input token too,
             h̃_t = tanh(W_c [c_t; h_t; e(y_{t-1})]) (a direct path from the previous
             token to the output, as Bahdanau et al.'s deep output). Defaults to False.
+        attentional_activation: "tanh" (Luong et al.'s h̃ = tanh(W_c [...])) or
+            "linear" (h̃ = W_c [...], a low-rank linear readout of the context, the
+            state and, with `deep_output`, the embedding: on Multi30k it learns
+            much faster per step, benchmarks/README.md). Defaults to "tanh".
         input_feeding: feed the previous attentional vector h̃_{t-1} into the RNN
             input (Luong 2015). Defaults to False.
         dropout: dropout rate on the embeddings, between RNN layers and on h̃.
@@ -126,7 +134,8 @@ class AttentionDecoder(keras.layers.Layer):
                  cell_type="lstm", attention="general", attention_units=None,
                  attention_depth=1, attention_scale=False, local_attention=None,
                  attention_window=10, input_feeding=False, deep_output=False,
-                 dropout=0.0, tie_embeddings=False, start_id=None, shared_embedding=None,
+                 attentional_activation="tanh", dropout=0.0, tie_embeddings=False,
+                 start_id=None, shared_embedding=None,
                  **kwargs):
         super().__init__(**kwargs)
         set_rnn_settings(self, vocabulary_size, embedding_dim, units, num_layers,
@@ -139,6 +148,8 @@ class AttentionDecoder(keras.layers.Layer):
         self.attention_window = int(attention_window)
         self.input_feeding = bool(input_feeding)
         self.deep_output = bool(deep_output)
+        self.attentional_activation = check_choice(
+            "attentional_activation", attentional_activation, ATTENTIONAL_ACTIVATIONS)
         self.tie_embeddings = bool(tie_embeddings)
 
         if shared_embedding is None:
@@ -165,7 +176,9 @@ class AttentionDecoder(keras.layers.Layer):
         # h̃ has embedding_dim features when tied, so W_o can be the embedding.
         self.attentional_dim = embedding_dim if tie_embeddings else units
         self.attentional_dense = keras.layers.Dense(
-            self.attentional_dim, activation="tanh", use_bias=False, name="attentional")
+            self.attentional_dim,
+            activation=None if self.attentional_activation == "linear" else "tanh",
+            use_bias=False, name="attentional")
         self.dropout_layer = keras.layers.Dropout(self.dropout, name="dropout")
         if not tie_embeddings:
             self.projection = keras.layers.Dense(vocabulary_size, name="projection")
@@ -257,7 +270,8 @@ class AttentionDecoder(keras.layers.Layer):
         return attentional, new_states, weights
 
     def _attentional(self, context, hidden, embedded):
-        """h̃ = tanh(W_c [c; h]), or tanh(W_c [c; h; e]) with `deep_output`."""
+        """h̃ = tanh(W_c [c; h]), or tanh(W_c [c; h; e]) with `deep_output` (without
+        the tanh when `attentional_activation="linear"`)."""
         parts = [context, hidden] + ([embedded] if self.deep_output else [])
         return self.attentional_dense(ops.concatenate(parts, axis=-1))
 

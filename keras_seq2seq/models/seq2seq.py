@@ -85,6 +85,9 @@ class Seq2Seq(InferenceMixin, keras.Model):
             False.
         deep_output: h̃_t = tanh(W_c [c_t; h_t; e(y_{t-1})]): the attentional layer
             sees the embedded previous token too. Defaults to False.
+        attentional_activation: "tanh" (Luong's h̃) or "linear" (no tanh: h̃ =
+            W_c [c_t; h_t (; e)], a low-rank linear readout; learns much faster on
+            Multi30k, benchmarks/README.md). Defaults to "tanh".
         dropout: dropout rate. Defaults to 0.
         tie_embeddings: False; True (or "target") ties the output projection to
             the target embedding; "all" also makes the source embedding that same
@@ -129,7 +132,8 @@ class Seq2Seq(InferenceMixin, keras.Model):
                  bidirectional=False, attention="general", attention_units=None,
                  attention_depth=1, attention_scale=False, local_attention=None,
                  attention_window=10, input_feeding=False, deep_output=False,
-                 dropout=0.0, tie_embeddings=False, label_smoothing=0.0,
+                 attentional_activation="tanh", dropout=0.0, tie_embeddings=False,
+                 label_smoothing=0.0,
                  teacher_forcing=1.0, teacher_forcing_granularity="batch",
                  teacher_forcing_feedback="argmax", teacher_forcing_mode="sequential",
                  parallel_passes=1, seed=0, max_decode_length=100,
@@ -526,8 +530,8 @@ def _checked_settings_and_layers(source_vocabulary_size, target_vocabulary_size,
     settings = {**defaults, **settings}
     (embedding_dim, units, encoder_units, num_layers, cell_type, bidirectional,
      attention, attention_units, attention_depth, attention_scale, local_attention,
-     attention_window, input_feeding, deep_output, dropout, tie_embeddings,
-     label_smoothing,
+     attention_window, input_feeding, deep_output, attentional_activation, dropout,
+     tie_embeddings, label_smoothing,
      teacher_forcing, teacher_forcing_granularity, teacher_forcing_feedback,
      teacher_forcing_mode, parallel_passes, seed, max_decode_length, source_tokenizer,
      target_tokenizer) = (settings[name] for name in SETTINGS[2:])
@@ -569,7 +573,8 @@ def _checked_settings_and_layers(source_vocabulary_size, target_vocabulary_size,
         attention_units=attention_units, attention_depth=attention_depth,
         attention_scale=attention_scale, local_attention=local_attention,
         attention_window=attention_window, input_feeding=input_feeding,
-        deep_output=deep_output, dropout=dropout, tie_embeddings=bool(tie_embeddings),
+        deep_output=deep_output, attentional_activation=attentional_activation,
+        dropout=dropout, tie_embeddings=bool(tie_embeddings),
         shared_embedding=encoder.embedding if tie_embeddings == "all" else None,
         name="decoder")
     settings.update(tie_embeddings=tie_embeddings, source_vocabulary_size=source_vocabulary_size,

@@ -19,6 +19,8 @@ CONFIGS = [
     dict(cell_type="gru", attention="concat", local_attention="predictive",
          attention_window=2, input_feeding=True),
     dict(cell_type="gru", attention="general", deep_output=True),
+    dict(cell_type="gru", attention="general", deep_output=True,
+         attentional_activation="linear", input_feeding=True),
     dict(cell_type="lstm", attention="dot", input_feeding=True, deep_output=True,
          tie_embeddings=True, embedding_dim=16),
 ]
@@ -71,6 +73,36 @@ def test_deep_output_appends_the_embedding_to_the_attentional_layer_input():
     np.testing.assert_allclose(deep(ids, memory, memory_mask=mask),
                                plain(ids, memory, memory_mask=mask), atol=1e-6)
     assert not np.allclose(deep_logits, plain(ids, memory, memory_mask=mask), atol=1e-3)
+
+
+def test_linear_attentional_layer_has_no_tanh():
+    """attentional_activation="linear": h̃ = W_c [c; h], so the logits less their bias
+    are linear in W_c (doubling it doubles them); with the tanh they are not. The
+    setting survives get_config, and a bad value is named."""
+    ids, memory, mask = _decoder_inputs()
+
+    def logits_less_bias(decoder, factor):
+        kernel = decoder.attentional_dense.kernel
+        original = kernel.numpy()
+        kernel.assign(original * factor)
+        logits = decoder(ids, memory, memory_mask=mask).numpy()
+        kernel.assign(original)
+        return logits - decoder.projection.bias.numpy()
+
+    linear = AttentionDecoder(20, embedding_dim=8, units=16,
+                              attentional_activation="linear")
+    tanh = AttentionDecoder(20, embedding_dim=8, units=16)
+    for decoder in (linear, tanh):
+        decoder(ids, memory, memory_mask=mask)
+        decoder.projection.bias.assign(np.linspace(-1, 1, 20).astype("float32"))
+    np.testing.assert_allclose(logits_less_bias(linear, 2.0),
+                               2.0 * logits_less_bias(linear, 1.0), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(logits_less_bias(tanh, 2.0),
+                           2.0 * logits_less_bias(tanh, 1.0), atol=1e-3)
+    restored = AttentionDecoder.from_config(linear.get_config())
+    assert restored.attentional_activation == "linear"
+    with pytest.raises(ValueError, match="attentional_activation"):
+        AttentionDecoder(20, attentional_activation="relu")
 
 
 def test_run_loop_feeds_back_predictions_where_truth_is_not_used():
