@@ -58,7 +58,7 @@ def main(argv=None):
     recipe_args = translate_corpus.make_parser().parse_args(
         ["--data", args.data, "--output", os.path.dirname(os.path.abspath(args.output)),
          "--minutes", "1e9", "--warmdown", "0"] + extra)
-    recipe_args.policy, reason = precision.apply_precision(recipe_args.precision)
+    recipe_args.policy, _ = precision.apply_precision(recipe_args.precision)
     keras.utils.set_random_seed(recipe_args.seed)
     train, validation, _ = translate_corpus.load_corpus(
         args.data, recipe_args.source_lang, recipe_args.target_lang, recipe_args.seed)

@@ -176,8 +176,7 @@ class AttentionDecoder(keras.layers.Layer):
         # h̃ has embedding_dim features when tied, so W_o can be the embedding.
         self.attentional_dim = embedding_dim if tie_embeddings else units
         self.attentional_dense = keras.layers.Dense(
-            self.attentional_dim,
-            activation=None if self.attentional_activation == "linear" else "tanh",
+            self.attentional_dim, activation=self.attentional_activation,
             use_bias=False, name="attentional")
         self.dropout_layer = keras.layers.Dropout(self.dropout, name="dropout")
         if not tie_embeddings:
