@@ -22,7 +22,10 @@ on the test split:
 sacrebleu's default (detokenized, cased) and lowercased BLEU on word tokens (the
 convention of published Multi30k figures), greedy and beam, and prints samples and an
 attention plot. The corpora are read where they lie and never copied.
-`--evaluate MODEL.keras` skips training and scores a model saved by an earlier run.
+`--evaluate MODEL.keras` skips training and scores a model saved by an earlier run;
+`--init MODEL.keras` fine-tunes one under other training settings, such as less
+teacher forcing (`--teacher-forcing 0.75 --teacher-forcing-granularity token
+--teacher-forcing-mode parallel`; docs/teacher_forcing.md).
 
 Levers that are off by default until measured better (benchmarks/README.md, "Quality
 per CPU hour"): `--ema DECAY` (validate, keep and score a moving average of the
@@ -49,6 +52,7 @@ import keras
 
 import keras_seq2seq as ks
 from keras_seq2seq import evaluation, plotting, precision, schedules
+from keras_seq2seq.models.scheduled_sampling import GRANULARITIES, MODES
 from keras_seq2seq.text import (
     END_ID,
     START_ID,
@@ -222,6 +226,20 @@ def make_parser():
                         help="train N members one after another in the same --minutes "
                              "(each gets minutes/N and seed --seed+i) and decode with "
                              "their ensemble (keras_seq2seq.models.Ensemble)")
+    parser.add_argument("--teacher-forcing", type=float, default=None, metavar="RATIO",
+                        help="a constant teacher-forcing ratio in [0, 1] instead of "
+                             "the recipe's schedule (1.0, then 0.9 from step 3,000)")
+    parser.add_argument("--teacher-forcing-granularity", choices=GRANULARITIES,
+                        default="batch",
+                        help="one coin per batch (default) or per token")
+    parser.add_argument("--teacher-forcing-mode", choices=MODES, default="sequential",
+                        help="sequential (exact scheduled sampling, default) or "
+                             "parallel (predictions of a teacher-forced pass)")
+    parser.add_argument("--init", metavar="MODEL.keras",
+                        help="fine-tune: start from this saved model (its "
+                             "architecture, tokenizers and weights; a new optimizer), "
+                             "changing only the training settings given here "
+                             "(Seq2Seq.with_settings); --data and --seed as its run's")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--beam", type=int, default=5)
@@ -273,6 +291,19 @@ def build_recipe(args, train, validation, tokenizers=None):
         A dict: `model`, `dataset`, `validation_data`, `callbacks` (for `fit`),
         `best_path` (where `ModelCheckpoint` keeps the best epoch by `val_bleu`).
     """
+    teacher_forcing = dict(
+        teacher_forcing=(schedules.PiecewiseConstant([3000], [1.0, 0.9])
+                         if args.teacher_forcing is None else args.teacher_forcing),
+        teacher_forcing_granularity=args.teacher_forcing_granularity,
+        teacher_forcing_mode=args.teacher_forcing_mode)
+    if args.init:
+        trained = keras.models.load_model(args.init)
+        model = trained.with_settings(dropout=args.dropout,
+                                      label_smoothing=args.label_smoothing,
+                                      **teacher_forcing)
+        tokenizers = (model.source_tokenizer, model.target_tokenizer)
+        print(f"fine-tuning {args.init}: its architecture and tokenizers, "
+              f"{model.count_params():,} parameters")
     source_tokenizer, target_tokenizer = tokenizers or build_tokenizers(args, train)
     dataset, stats = make_dataset(*train, source_tokenizer, target_tokenizer,
                                   batch_size=args.batch_size, max_source_length=80,
@@ -282,18 +313,18 @@ def build_recipe(args, train, validation, tokenizers=None):
     print(f"pipeline: {stats}")
     validation_data = make_dataset(*validation, source_tokenizer, target_tokenizer,
                                    batch_size=256, shuffle=False)
-    model = ks.Seq2Seq(
-        source_tokenizer.vocabulary_size, target_tokenizer.vocabulary_size,
-        embedding_dim=args.embedding_dim, units=args.units,
-        encoder_units=args.encoder_units or args.units // 2, bidirectional=True,
-        cell_type="gru",
-        attention=args.attention, attention_scale=args.attention == "dot",
-        dropout=args.dropout, label_smoothing=args.label_smoothing,
-        tie_embeddings="all" if args.joint_vocabulary else False,
-        deep_output=args.deep_output, attentional_activation=args.attentional_activation,
-        teacher_forcing=schedules.PiecewiseConstant([3000], [1.0, 0.9]),
-        teacher_forcing_granularity="batch", max_decode_length=80,
-        source_tokenizer=source_tokenizer, target_tokenizer=target_tokenizer)
+    if not args.init:
+        model = ks.Seq2Seq(
+            source_tokenizer.vocabulary_size, target_tokenizer.vocabulary_size,
+            embedding_dim=args.embedding_dim, units=args.units,
+            encoder_units=args.encoder_units or args.units // 2, bidirectional=True,
+            cell_type="gru",
+            attention=args.attention, attention_scale=args.attention == "dot",
+            dropout=args.dropout, label_smoothing=args.label_smoothing,
+            tie_embeddings="all" if args.joint_vocabulary else False,
+            deep_output=args.deep_output, attentional_activation=args.attentional_activation,
+            max_decode_length=80, source_tokenizer=source_tokenizer,
+            target_tokenizer=target_tokenizer, **teacher_forcing)
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=5.0))
     best_path = os.path.join(args.output, "best.keras")
     # WeightAverage first: the callbacks after it judge and keep the averaged weights.
@@ -372,6 +403,9 @@ def main(argv=None):
                                           args.seed)
     print(f"pairs: train {len(train[0])}, validation {len(validation[0])}, "
           f"test {len(test[0])}")
+    if args.init and (args.model != "seq2seq" or args.ensemble > 1 or args.evaluate):
+        parser.error("--init fine-tunes one saved keras_seq2seq model; drop --model, "
+                     "--ensemble and --evaluate")
     if args.evaluate:
         if args.model != "seq2seq":
             parser.error("--evaluate scores a saved keras_seq2seq model; drop --model")
@@ -397,6 +431,7 @@ def main(argv=None):
         results = {"training_minutes": round(minutes, 1), "epochs": len(history.epoch),
                    "val_bleu": history.history.get("val_bleu"),
                    "learning_rate": history.history.get("learning_rate"),
+                   "teacher_forcing_ratio": history.history.get("teacher_forcing_ratio"),
                    "minutes_left": history.history.get("minutes_left")}
     results["args"] = vars(args)
     results.update(evaluate_model(model, args, validation, test))

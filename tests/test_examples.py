@@ -23,16 +23,8 @@ def test_example_runs(script, expected):
     assert expected in run.stdout
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("model, levers", [
-    ("seq2seq", ["--ema", "0.9", "--joint-vocabulary", "--token-budget", "200",
-                 "--deep-output", "--ensemble", "2"]),
-    ("baseline", [])])
-def test_translate_corpus_trains_and_scores_both_models(tmp_path, model, levers):
-    """examples/translate_corpus.py on a tiny Multi30k-style folder (word reversal),
-    for the package's model (with the quality levers that are off by default) and
-    for the plain-Keras baseline of the same script."""
-    import json
+def _tiny_corpus(tmp_path):
+    """A Multi30k-style folder of word-for-word German -> English pairs."""
     import random
 
     rng = random.Random(0)
@@ -46,15 +38,35 @@ def test_translate_corpus_trains_and_scores_both_models(tmp_path, model, levers)
         (data / f"{stem}.de").write_text("\n".join(" ".join(p) for p in pairs) + "\n")
         (data / f"{stem}.en").write_text(
             "\n".join(" ".join(english[w] for w in p) for p in pairs) + "\n")
-    output = tmp_path / "out"
+    return data
+
+
+def _translate_corpus(data, output, *options):
+    """Runs examples/translate_corpus.py at a tiny size; returns (run, results.json)."""
+    import json
+
     run = subprocess.run(
         [sys.executable, str(EXAMPLES / "translate_corpus.py"), "--data", str(data),
-         "--model", model, "--vocabulary-size", "40", "--embedding-dim", "8",
-         "--units", "16", "--epochs", "2", "--minutes", "20", "--beam", "2",
-         "--output", str(output), *levers],
+         "--vocabulary-size", "40", "--embedding-dim", "8", "--units", "16",
+         "--minutes", "20", "--beam", "2", "--output", str(output), *options],
         capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
-    results = json.loads((output / "results.json").read_text())
+    return run, json.loads((output / "results.json").read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model, levers", [
+    ("seq2seq", ["--ema", "0.9", "--joint-vocabulary", "--token-budget", "200",
+                 "--deep-output", "--ensemble", "2"]),
+    ("baseline", [])])
+def test_translate_corpus_trains_and_scores_both_models(tmp_path, model, levers):
+    """examples/translate_corpus.py on a tiny Multi30k-style folder (word reversal),
+    for the package's model (with the quality levers that are off by default) and
+    for the plain-Keras baseline of the same script."""
+    data = _tiny_corpus(tmp_path)
+    output = tmp_path / "out"
+    run, results = _translate_corpus(data, output, "--model", model, "--epochs", "2",
+                                     *levers)
     if "--ensemble" in levers:  # two members of 2 epochs each, in the same minutes
         assert [m["epochs"] for m in results["members"]] == [2, 2]
         assert results["epochs"] == 4
@@ -68,3 +80,20 @@ def test_translate_corpus_trains_and_scores_both_models(tmp_path, model, levers)
         assert (output / "attention.png").stat().st_size > 0
     else:
         assert results["model"] == "baseline"
+
+
+@pytest.mark.slow
+def test_translate_corpus_fine_tunes_a_saved_model_under_less_teacher_forcing(tmp_path):
+    """--init: the design note's last phase, from a teacher-forced run's best epoch."""
+    data = _tiny_corpus(tmp_path)
+    _, first = _translate_corpus(data, tmp_path / "first", "--epochs", "1",
+                                 "--teacher-forcing", "1")
+    assert first["teacher_forcing_ratio"] == [1.0]
+    run, tuned = _translate_corpus(
+        data, tmp_path / "tuned", "--epochs", "1", "--init",
+        str(tmp_path / "first" / "best.keras"), "--teacher-forcing", "0.5",
+        "--teacher-forcing-granularity", "token", "--teacher-forcing-mode", "parallel",
+        "--units", "999")  # ignored: the saved model's architecture is kept
+    assert f"fine-tuning {tmp_path / 'first' / 'best.keras'}" in run.stdout
+    assert tuned["teacher_forcing_ratio"] == [0.5]
+    assert 0.0 <= tuned["beam2"]["word_bleu"] <= 100.0

@@ -506,6 +506,38 @@ class Seq2Seq(InferenceMixin, keras.Model):
         _checked_settings_and_layers(source_vocabulary_size, target_vocabulary_size,
                                      **settings)
 
+    def with_settings(self, **changes):
+        """A new, uncompiled model with this one's weights and some training settings
+        changed: how to fine-tune a trained model under another teacher-forcing ratio
+        (the design note's last phase; `docs/teacher_forcing.md`), dropout or label
+        smoothing. The weights are copied, not shared (the tokenizers are shared);
+        this model is left as it is.
+
+        Args:
+            **changes: new values for settings of `RETRAINING_SETTINGS` (those that
+                leave the weights' shapes alone), checked as the constructor checks
+                them.
+
+        Returns:
+            `Seq2Seq`: compile it before `fit`.
+
+        Raises:
+            ValueError: a setting outside `RETRAINING_SETTINGS`, or a bad value.
+        """
+        fixed = sorted(set(changes) - set(RETRAINING_SETTINGS))
+        if fixed:
+            raise ValueError(
+                f"with_settings() changes only the settings that keep the weights' "
+                f"shapes, {RETRAINING_SETTINGS}; {fixed} would need a new model. Build "
+                "one with Seq2Seq(...) instead.")
+        config = self.get_config()
+        # The tokenizers themselves: a config alone holds no vocabulary.
+        config.update(changes, source_tokenizer=self.source_tokenizer,
+                      target_tokenizer=self.target_tokenizer)
+        model = type(self).from_config(config)
+        model.set_weights(self.get_weights())
+        return model
+
     @classmethod
     def from_config(cls, config):
         return cls(**config)
@@ -514,6 +546,11 @@ class Seq2Seq(InferenceMixin, keras.Model):
 # The constructor's settings: attributes of the same name, and `get_config()`'s keys.
 SETTINGS = tuple(name for name in inspect.signature(Seq2Seq.__init__).parameters
                  if name not in ("self", "name", "kwargs"))
+# Settings that `Seq2Seq.with_settings` may change: training behaviour, not the weights.
+RETRAINING_SETTINGS = ("dropout", "label_smoothing", "teacher_forcing",
+                       "teacher_forcing_granularity", "teacher_forcing_feedback",
+                       "teacher_forcing_mode", "parallel_passes", "seed",
+                       "max_decode_length")
 
 
 def _checked_settings_and_layers(source_vocabulary_size, target_vocabulary_size,

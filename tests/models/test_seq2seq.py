@@ -247,3 +247,32 @@ def test_check_settings_raises_what_the_constructor_raises(bad, match):
         with pytest.raises(ValueError, match=match):
             ks.Seq2Seq(12, 12, **bad)
     ks.Seq2Seq.check_settings(12, 12, units=32, bidirectional=True)  # valid: no error
+
+
+def test_with_settings_copies_the_weights_and_changes_only_training_settings():
+    source, decoder_input, labels = reverse_task(n=128)
+    model = _small_model(dropout=0.0)
+    model.compile(optimizer="adam")
+    model.fit((source, decoder_input), labels, batch_size=64, epochs=1, verbose=0)
+    tuned = model.with_settings(teacher_forcing=0.5, teacher_forcing_mode="parallel",
+                                teacher_forcing_granularity="token", dropout=0.2)
+    assert tuned is not model and getattr(tuned, "optimizer", None) is None
+    assert (tuned.teacher_forcing_mode, tuned.teacher_forcing_granularity,
+            tuned.dropout) == ("parallel", "token", 0.2)
+    assert float(tuned.teacher_forcing_ratio(0)) == 0.5
+    assert float(model.teacher_forcing_ratio(0)) == 1.0  # the original is left alone
+    inputs = (source[:8], decoder_input[:8])
+    np.testing.assert_allclose(tuned(inputs, training=False).numpy(),
+                               model(inputs, training=False).numpy(), atol=1e-6)
+    # Copied, not shared: training the new model leaves the old one's weights.
+    before = [w.copy() for w in model.get_weights()]
+    tuned.compile(optimizer="adam")
+    history = tuned.fit((source, decoder_input), labels, batch_size=64, epochs=1,
+                        verbose=0)
+    assert history.history["teacher_forcing_ratio"] == [0.5]
+    for old, kept in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(old, kept)
+    with pytest.raises(ValueError, match=r"\['units'\] would need a new model"):
+        model.with_settings(units=32)
+    with pytest.raises(ValueError, match="teacher_forcing_mode"):
+        model.with_settings(teacher_forcing_mode="exact")
