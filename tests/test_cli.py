@@ -17,10 +17,10 @@ COMMANDS = {
              "--seed"],
     "train": ["--config", "--set", "--output", "--epochs", "--batch-size",
               "--learning-rate", "--seed", "--no-export", "--strategy", "--verbose"],
-    "evaluate": ["--model", "--source", "--reference", "--beam", "--batch-size",
-                 "--output", "--json"],
-    "translate": ["--model", "--input", "--beam", "--n-best", "--show-attention",
-                  "--plot", "--batch-size", "TEXT"],
+    "evaluate": ["--model", "--source", "--reference", "--beam", "--length-penalty",
+                 "--batch-size", "--output", "--json"],
+    "translate": ["--model", "--input", "--beam", "--length-penalty", "--n-best",
+                  "--show-attention", "--plot", "--batch-size", "TEXT"],
     "export": ["--model", "--output", "--beam", "--max-length", "--length-penalty",
                "--coverage-penalty", "--min-length", "--max-length-ratio",
                "--max-length-offset", "--n-best", "--ensemble-with", "--overwrite"],
@@ -361,6 +361,31 @@ def test_evaluate_translate_and_plot_in_process(trained, capsys, monkeypatch, tm
     assert len(hints) == 1 and "fonts-noto-cjk" in hints[0]
     assert (tmp_path / "ko.png").exists()
 
+
+@pytest.mark.slow
+def test_length_penalty_reaches_the_beam_search_of_translate_and_evaluate(trained, capsys):
+    import keras
+
+    run, _ = trained
+    model_path = str(run / "model.keras")
+    corpus = run.parent
+    texts = ["1 May 2020", "December 3, 1999", "x"]
+    assert cli.main(["translate", "--model", model_path, "--beam", "3",
+                     "--length-penalty", "0.6", *texts]) == 0
+    model = keras.models.load_model(model_path)
+    assert capsys.readouterr().out.splitlines() == model.translate(
+        texts, method="beam", beam_width=3, length_penalty=0.6)
+    assert cli.main(["evaluate", "--model", model_path, "--source", str(corpus / "test.src"),
+                     "--reference", str(corpus / "test.ref"), "--beam", "2",
+                     "--length-penalty", "0.6", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["decoding"] == "beam 2, length penalty 0.6"
+    for flags, message in ((["--model", model_path, "--length-penalty", "0.6"],
+                            "give --beam N too"),
+                           (["--model", str(run / "export"), "--beam", "2",
+                             "--length-penalty", "0.6"],
+                            "--length-penalty needs a .keras model")):
+        assert cli.main(["translate", *flags, "x"]) == 2
+        assert_one_line_error(capsys.readouterr().err, message)
 
 @pytest.mark.slow
 def test_export_command(trained, capsys, tmp_path):

@@ -103,14 +103,24 @@ def keras_model_and_output_arguments(parser, model_help, output_metavar, output_
 
 
 def beam_argument(parser):
+    """`--beam N` and `--length-penalty ALPHA` (checked by `load_translator`)."""
     parser.add_argument("--beam", type=positive_int, metavar="N",
                         help="beam search of width N (default: greedy decoding); a "
                              "SavedModel decodes as it was exported")
+    parser.add_argument("--length-penalty", type=non_negative_float, metavar="ALPHA",
+                        help="GNMT length penalty alpha of the beam search (needs "
+                             "--beam and a .keras model; default 0)")
 
 
-def decoding_options(beam):
-    """`translate` / `translate_full` keyword arguments: greedy, or beam of `beam`."""
-    return {"method": "beam", "beam_width": beam} if beam else {}
+def decoding_options(beam, length_penalty=None):
+    """`translate` / `translate_full` keyword arguments: greedy, or beam of `beam`
+    (with `length_penalty`, if given)."""
+    if not beam:
+        return {}
+    options = {"method": "beam", "beam_width": beam}
+    if length_penalty:
+        options["length_penalty"] = length_penalty
+    return options
 
 
 # ------------------------------------------------------------------- model loading
@@ -121,16 +131,18 @@ class KerasTranslator:
 
     is_keras = True
 
-    def __init__(self, model, path):
+    def __init__(self, model, path, length_penalty=None):
         self.model = model
         self.path = path
+        self.length_penalty = length_penalty
 
     def translate(self, texts, beam=None):
-        return self.model.translate(texts, **decoding_options(beam))
+        return self.model.translate(texts, **decoding_options(beam, self.length_penalty))
 
     def n_best(self, texts, k, beam=None):
         """`model.n_best` with a beam of max(`beam`, `k`)."""
-        return self.model.n_best(texts, k, beam_width=max(beam or 1, k))
+        options = {"length_penalty": self.length_penalty} if self.length_penalty else {}
+        return self.model.n_best(texts, k, beam_width=max(beam or 1, k), **options)
 
     def score(self, sources, targets, length_normalize=False):
         """`[(score, log_prob, tokens, token_log_probs)]` of each pair."""
@@ -171,7 +183,7 @@ class SavedModelTranslator:
         return rows
 
 
-def load_translator(path, beam=None, keras_only=None, n_best=None):
+def load_translator(path, beam=None, keras_only=None, n_best=None, length_penalty=None):
     """Loads a `.keras` model or a SavedModel export (user errors: `CLIError`).
 
     Args:
@@ -179,11 +191,17 @@ def load_translator(path, beam=None, keras_only=None, n_best=None):
         beam: the beam width asked for; a SavedModel must have been exported so.
         keras_only: the flag that needs a `.keras` model (e.g. "--plot"), if any.
         n_best: the n-best size asked for; an export must have that many.
+        length_penalty: the beam search's GNMT alpha (needs `beam` or `n_best`, and
+            a `.keras` model: an export keeps the one it was exported with).
     """
     if not os.path.exists(path):
         raise CLIError(f"no model at {path}: expected a .keras file or a SavedModel "
                        "folder")
+    if length_penalty is not None and not (beam or n_best):
+        raise CLIError("--length-penalty is the beam search's; give --beam N too")
     if os.path.isdir(path):
+        if length_penalty is not None:
+            keras_only = "--length-penalty"  # an export decodes as it was exported
         if keras_only:
             raise CLIError(f"{keras_only} needs a .keras model; {path} is a folder "
                            "(a SavedModel export?)")
@@ -204,7 +222,7 @@ def load_translator(path, beam=None, keras_only=None, n_best=None):
                 f"{path} {has}; --n-best {n_best} needs `{PROG} export --beam N "
                 f"--n-best {n_best}` (N >= {n_best}), or the .keras model")
         return translator
-    return KerasTranslator(load_keras(path), path)
+    return KerasTranslator(load_keras(path), path, length_penalty)
 
 
 def load_keras(path, need_tokenizers=True):

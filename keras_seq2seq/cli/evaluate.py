@@ -44,7 +44,8 @@ def run(args):
     from keras_seq2seq.text import read_parallel_files
 
     corpus = read_parallel_files(args.source, args.reference)
-    translator = load_translator(args.model, beam=args.beam)
+    translator = load_translator(args.model, beam=args.beam,
+                                 length_penalty=args.length_penalty)
     sources, references = corpus.sources, corpus.targets
     batches = [sources[i:i + args.batch_size]
                for i in range(0, len(sources), args.batch_size)]
@@ -58,7 +59,9 @@ def run(args):
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             f.writelines(h + "\n" for h in hypotheses)
-    decoding = f"beam {args.beam}" if args.beam else (
+    decoding = f"beam {args.beam}" + (
+        f", length penalty {args.length_penalty:g}" if args.length_penalty else ""
+    ) if args.beam else (
         "greedy" if translator.is_keras or not translator.beam_width
         else f"beam {translator.beam_width} (export)")
     if args.json:

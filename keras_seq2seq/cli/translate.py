@@ -59,7 +59,7 @@ def run(args):
     if args.input and not os.path.isfile(args.input):
         raise CLIError(f"input file {args.input} does not exist")
     translator = load_translator(args.model, beam=args.beam, keras_only=needs_keras,
-                                 n_best=args.n_best)
+                                 n_best=args.n_best, length_penalty=args.length_penalty)
     if needs_keras or args.n_best:
         translator = DetailedTranslator(translator, args)
 
@@ -117,7 +117,8 @@ class DetailedTranslator:
                 if lists is None:
                     lines.append("")
                 continue
-            found = self.model.translate_full(text, **decoding_options(args.beam))
+            found = self.model.translate_full(
+                text, **decoding_options(args.beam, args.length_penalty))
             if lists is None:
                 lines.append(found.text)
             if args.show_attention:
