@@ -348,7 +348,9 @@ def train_from_config(config, strategy="default", callbacks=None, verbose="auto"
     Returns:
         A dict: `model` (the trained `Seq2Seq`), `model_path`, `export_path`
         (`None` without export), `output_dir`, `initial_epoch` (epochs already done
-        when the run started), `epochs`, `history` (the new epochs' logs).
+        when the run started), `epochs` (the epochs done at the end: fewer than
+        `training.epochs` when `training.minutes` or a callback stopped it),
+        `history` (the new epochs' logs).
 
     Raises:
         TrainingInterrupted: on Ctrl-C, after saving `OUTPUT/interrupted.keras`.
@@ -488,6 +490,6 @@ def train_from_config(config, strategy="default", callbacks=None, verbose="auto"
         "export_path": export_path,
         "output_dir": out,
         "initial_epoch": done or 0,
-        "epochs": epochs,
+        "epochs": (done or 0) + len(history.epoch),
         "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
     }

@@ -84,6 +84,7 @@ def test_each_epoch_logs_val_bleu_and_the_minutes_left(recipe_run):
     _, _, result, _ = recipe_run
     history = result["history"]
     assert len(history["val_bleu"]) == len(history["val_chrf"]) == 3
+    assert result["epochs"] == 3
     left = history["minutes_left"]
     assert len(left) == 3 and 0 < left[2] < left[1] < left[0] < 30
     # TimeWarmdown's rate: 30 minutes with the last half decaying, so still 0.01.
@@ -117,6 +118,7 @@ def test_a_resumed_run_keeps_the_earlier_best(recipe_run):
     lines = []
     result = training.train_from_config(config, verbose=0, log=lines.append)
     assert len(result["history"]["val_bleu"]) == 1  # epoch 4 only
+    assert result["epochs"] == 4
     after = json.loads((run / "checkpoints" / "best.keras.json").read_text())
     new = result["history"]["val_bleu"][0]
     if new > before["val_bleu"]:
@@ -126,3 +128,20 @@ def test_a_resumed_run_keeps_the_earlier_best(recipe_run):
         kept = keras.saving.load_model(run / "checkpoints" / "best.keras").get_weights()
         for a, b in zip(kept, best_weights):
             np.testing.assert_array_equal(a, b)
+
+
+def test_epochs_are_those_done_when_training_stops_early(tmp_path):
+    """A run stopped before `training.epochs` (a budget, a callback) reports the
+    epochs it did (`keras-seq2seq train` prints them), not the configured number."""
+
+    class StopAfterFirst(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.stop_training = True
+
+    _files(tmp_path)
+    (tmp_path / "c.toml").write_text(CONFIG, encoding="utf-8")
+    result = training.train_from_config(
+        load_config(tmp_path / "c.toml", {"training.validation_bleu": 0,
+                                          "training.keep": "last"}),
+        callbacks=[StopAfterFirst()], verbose=0, log=lambda line: None)
+    assert result["epochs"] == 1 and len(result["history"]["loss"]) == 1
