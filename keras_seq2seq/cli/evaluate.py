@@ -59,11 +59,14 @@ def run(args):
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             f.writelines(h + "\n" for h in hypotheses)
-    decoding = f"beam {args.beam}" + (
-        f", length penalty {args.length_penalty:g}" if args.length_penalty else ""
-    ) if args.beam else (
-        "greedy" if translator.is_keras or not translator.beam_width
-        else f"beam {translator.beam_width} (export)")
+    if args.beam:
+        decoding = f"beam {args.beam}"
+        if args.length_penalty:
+            decoding += f", length penalty {args.length_penalty:g}"
+    elif translator.is_keras or not translator.beam_width:
+        decoding = "greedy"
+    else:
+        decoding = f"beam {translator.beam_width} (export)"
     if args.json:
         print(json.dumps({**scores, "sentences": len(hypotheses),
                           "decoding": decoding}))
