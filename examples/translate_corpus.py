@@ -198,6 +198,10 @@ def make_parser():
                         help="decay the learning rate linearly to 5%% over this last "
                              "fraction of --minutes (TimeWarmdown, default 0.5); 0 "
                              "halves it whenever val_bleu does not improve instead")
+    parser.add_argument("--warmup-steps", type=int, default=0, metavar="STEPS",
+                        help="raise the learning rate linearly over the first STEPS "
+                             "batches before the warmdown (TimeWarmdown's "
+                             "warmup_steps; needs --warmdown > 0); 0 (default): off")
     parser.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                         help="keep an exponential moving average of the weights with "
                              "this decay (keras_seq2seq.WeightAverage) and validate, "
@@ -340,7 +344,11 @@ def build_recipe(args, train, validation, tokenizers=None):
         # best measured schedule (benchmarks/README.md: 1e-3 then a warmdown over the
         # last half, word BLEU 37.3 with beam search; halving at each stall, 35.2;
         # 2e-3 held for 36 minutes overfits, 29.3).
-        callbacks.append(ks.TimeWarmdown(args.minutes, fraction=args.warmdown))
+        callbacks.append(ks.TimeWarmdown(args.minutes, fraction=args.warmdown,
+                                         warmup_steps=args.warmup_steps))
+    elif args.warmup_steps:
+        raise ValueError("--warmup-steps needs the time-budget warmdown: give "
+                         "--warmdown a fraction > 0, or drop --warmup-steps")
     else:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor="val_bleu", mode="max", factor=0.5, patience=1))

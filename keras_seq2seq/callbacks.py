@@ -187,6 +187,10 @@ class TimeWarmdown(keras.callbacks.Callback):
             initial rate, in [0, 1). Defaults to 0.05.
         clock: a function returning seconds (tests pass a fake one). Defaults to
             `time.monotonic`.
+        warmup_steps: an integer >= 0. When > 0, the rate also rises linearly over
+            the first `warmup_steps` batches of each `fit`: batch `k` (from 0) gets
+            `(k + 1) / warmup_steps` of it, multiplying the time-based factor.
+            Defaults to 0 (no warmup).
 
     The optimizer must be created with a float `learning_rate` (Keras keeps it in an
     assignable variable), not a `LearningRateSchedule` or a callable. A
@@ -199,7 +203,8 @@ class TimeWarmdown(keras.callbacks.Callback):
             optimizer's learning rate is not an assignable variable.
     """
 
-    def __init__(self, minutes, fraction=0.3, final_factor=0.05, clock=None):
+    def __init__(self, minutes, fraction=0.3, final_factor=0.05, clock=None,
+                 warmup_steps=0):
         import time
 
         super().__init__()
@@ -209,7 +214,13 @@ class TimeWarmdown(keras.callbacks.Callback):
         if not 0.0 <= final_factor < 1.0:
             raise ValueError(
                 f"`final_factor` must be in [0, 1). Received: final_factor={final_factor!r}")
+        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) \
+                or warmup_steps < 0:
+            raise ValueError("`warmup_steps` must be an integer >= 0. Received: "
+                             f"warmup_steps={warmup_steps!r}")
         self.minutes = float(minutes)
+        self.warmup_steps = warmup_steps
+        self.steps = 0
         self.fraction = float(fraction)
         self.final_factor = float(final_factor)
         self.clock = clock or time.monotonic
@@ -225,15 +236,25 @@ class TimeWarmdown(keras.callbacks.Callback):
         progress = min(1.0, (elapsed_minutes - start) / (self.minutes * self.fraction))
         return 1.0 - progress * (1.0 - self.final_factor)
 
+    def warmup_factor(self, step):
+        """The warmup's multiplier of the rate at batch `step` (0-based) of a `fit`."""
+        if step >= self.warmup_steps:
+            return 1.0
+        return (step + 1) / self.warmup_steps
+
     def on_train_begin(self, logs=None):
         self.rate_variable = _learning_rate_variable(self.model.optimizer)
         self.initial_rate = float(keras.ops.convert_to_numpy(self.rate_variable))
         self.started = self.clock()
+        self.steps = 0
 
     def on_train_batch_begin(self, batch, logs=None):
         factor = self.factor((self.clock() - self.started) / 60.0)
-        if factor < 1.0:
+        # Assign on the batch the warmup ends too, to restore the full rate.
+        if factor < 1.0 or self.steps <= self.warmup_steps:
+            factor *= self.warmup_factor(self.steps)
             self.rate_variable.assign(self.initial_rate * factor)
+        self.steps += 1
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:

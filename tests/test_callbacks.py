@@ -82,9 +82,38 @@ def test_time_warmdown_decays_the_rate_linearly_over_the_end_of_the_budget():
     assert history.history["learning_rate"] == pytest.approx([0.001])
 
 
+def test_time_warmdown_warms_up_over_the_first_steps_then_decays():
+    from tests.helpers import reverse_task
+
+    now = [0.0]
+    warmdown = ks.TimeWarmdown(minutes=10, fraction=0.4, final_factor=0.1,
+                               clock=lambda: now[0], warmup_steps=3)
+    assert [warmdown.warmup_factor(k) for k in range(5)] == pytest.approx(
+        [1 / 3, 2 / 3, 1.0, 1.0, 1.0])
+
+    class Tick(keras.callbacks.Callback):  # one batch = 1.5 minutes of fake time
+        def on_train_batch_end(self, batch, logs=None):
+            now[0] += 90.0
+            rates.append(float(self.model.optimizer.learning_rate))
+
+    rates = []
+    source, decoder_input, labels = reverse_task(n=64)
+    model = ks.Seq2Seq(12, 12, embedding_dim=8, units=16)
+    model.compile(optimizer=keras.optimizers.Adam(0.01))
+    model.fit((source, decoder_input), labels, batch_size=8, epochs=1,
+              callbacks=[warmdown, Tick()], verbose=0)
+    # Hand-computed: batches 0, 1 warm up (1/3, 2/3), 2 and 3 are at the full rate
+    # (times 0 to 4.5 minutes, before the decay starts at 6), then 6, 7.5, 9 minutes
+    # decay as 1 - 0.9 * (t - 6) / 4.
+    assert rates == pytest.approx(
+        [0.01 / 3, 0.02 / 3, 0.01, 0.01, 0.01, 0.01 * 0.6625, 0.01 * 0.325, 0.01 * 0.1])
+
+
 @pytest.mark.parametrize("bad, name", [({"minutes": 0}, "minutes"),
                                        ({"fraction": 0.0}, "fraction"),
-                                       ({"final_factor": 1.0}, "final_factor")])
+                                       ({"final_factor": 1.0}, "final_factor"),
+                                       ({"warmup_steps": -1}, "warmup_steps"),
+                                       ({"warmup_steps": 2.5}, "warmup_steps")])
 def test_time_warmdown_arguments_are_checked(bad, name):
     with pytest.raises(ValueError, match=name):
         ks.TimeWarmdown(**{"minutes": 5, **bad})

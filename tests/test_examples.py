@@ -97,3 +97,31 @@ def test_translate_corpus_fine_tunes_a_saved_model_under_less_teacher_forcing(tm
     assert f"fine-tuning {tmp_path / 'first' / 'best.keras'}" in run.stdout
     assert tuned["teacher_forcing_ratio"] == [0.5]
     assert 0.0 <= tuned["beam2"]["word_bleu"] <= 100.0
+
+
+def _translate_corpus_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("translate_corpus",
+                                                  EXAMPLES / "translate_corpus.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_translate_corpus_warmup_steps_reach_the_warmdown(tmp_path):
+    """--warmup-steps is TimeWarmdown's warmup; without the warmdown it is refused."""
+    import keras_seq2seq as ks
+
+    module = _translate_corpus_module()
+    train = (["ein haus", "eine katze"] * 20, ["a house", "a cat"] * 20)
+    options = ["--data", str(tmp_path), "--vocabulary-size", "20", "--embedding-dim", "8",
+               "--units", "16", "--output", str(tmp_path / "out")]
+    args = module.make_parser().parse_args(options + ["--warmup-steps", "50"])
+    recipe = module.build_recipe(args, train, train)
+    (warmdown,) = [c for c in recipe["callbacks"] if isinstance(c, ks.TimeWarmdown)]
+    assert (warmdown.warmup_steps, warmdown.fraction) == (50, 0.5)
+    args = module.make_parser().parse_args(options + ["--warmup-steps", "50",
+                                                      "--warmdown", "0"])
+    with pytest.raises(ValueError, match="--warmup-steps needs the time-budget warmdown"):
+        module.build_recipe(args, train, train)
