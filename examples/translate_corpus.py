@@ -31,7 +31,8 @@ Levers that are off by default until measured better (benchmarks/README.md, "Qua
 per CPU hour"): `--ema DECAY` (validate, keep and score a moving average of the
 weights), `--joint-vocabulary` (one SentencePiece model for both sides, one embedding
 for source, target and output), `--token-budget TOKENS` (batches sized by tokens
-instead of pairs), `--encoder-units`, `--attention concat|dot`.
+instead of pairs), `--warmup-steps STEPS` (a linear learning-rate warmup before the
+warmdown), `--ensemble N`, `--encoder-units`, `--attention concat|dot`.
 
 `--model baseline` trains, by the same script and for the same minutes, what a user
 would write by hand (the issue's reference point): `benchmarks/baseline.py`'s
@@ -176,6 +177,12 @@ def evaluate_model(model, args, validation, test):
     plotting.plot_attention(first.attention, first.source_tokens, first.tokens,
                             path=os.path.join(args.output, "attention.png"))
     return results
+
+
+# What --init takes from the saved model instead of the command line.
+ARCHITECTURE_OPTIONS = ("vocabulary_size", "embedding_dim", "units", "encoder_units",
+                        "joint_vocabulary", "attention", "attentional_activation",
+                        "deep_output")
 
 
 def make_parser():
@@ -414,6 +421,11 @@ def main(argv=None):
     if args.init and (args.model != "seq2seq" or args.ensemble > 1 or args.evaluate):
         parser.error("--init fine-tunes one saved keras_seq2seq model; drop --model, "
                      "--ensemble and --evaluate")
+    ignored = [f"--{name.replace('_', '-')}" for name in ARCHITECTURE_OPTIONS
+               if args.init and getattr(args, name) != parser.get_default(name)]
+    if ignored:
+        print(f"warning: --init keeps {args.init}'s architecture and tokenizers; "
+              f"ignoring {', '.join(ignored)}", file=sys.stderr)
     if args.evaluate:
         if args.model != "seq2seq":
             parser.error("--evaluate scores a saved keras_seq2seq model; drop --model")

@@ -95,6 +95,9 @@ def test_translate_corpus_fine_tunes_a_saved_model_under_less_teacher_forcing(tm
         "--teacher-forcing-granularity", "token", "--teacher-forcing-mode", "parallel",
         "--units", "999")  # ignored: the saved model's architecture is kept
     assert f"fine-tuning {tmp_path / 'first' / 'best.keras'}" in run.stdout
+    # _translate_corpus's tiny sizes and --units 999 are named as ignored.
+    assert ("architecture and tokenizers; ignoring --vocabulary-size, --embedding-dim, "
+            "--units\n") in run.stderr
     assert tuned["teacher_forcing_ratio"] == [0.5]
     assert 0.0 <= tuned["beam2"]["word_bleu"] <= 100.0
 
