@@ -16,7 +16,8 @@ import pytest
 
 SCRIPTS = ("run", "training_speed", "flops", "peak_memory", "generate_speed",
            "data_pipeline", "xla_paths", "step_profile", "op_profile", "decoding_speed",
-           "local_attention", "cost_growth", "epoch_split", "quality_curve")
+           "local_attention", "cost_growth", "epoch_split", "quality_curve",
+           "matvec_precision")
 MAIN_IDS = ["baseline", "ours_r1", "ours_token_0.5"]
 
 
@@ -266,3 +267,20 @@ def test_quality_curve_reads_both_kinds_of_run_and_scores_the_reference(tmp_path
     assert float(ref[5]) < 100.0                    # sacrebleu is cased and detokenized
     assert "ours: val BLEU by epoch 1.5@2m, 7.2@4m" in printed
     assert png.stat().st_size > 0
+
+
+def test_matvec_precision_times_every_shape_and_mode(tmp_path, capsys):
+    """benchmarks/matvec_precision.py: a row per decoder matrix, three precisions."""
+    from benchmarks import matvec_precision
+
+    out = tmp_path / "matvec.json"
+    rows = matvec_precision.main(["--batches", "1", "--repeats", "2", "--json", str(out)])
+    assert [row["shape"] for row in rows] == [[512, 6000], [512, 1536], [1280, 512]]
+    for row in rows:
+        assert set(row["ms"]) == {"float32", "bfloat16", "mixed"}
+        assert all(ms > 0 for ms in row["ms"].values())
+    assert json.loads(out.read_text())["rows"] == rows
+    table = markdown_tables(capsys.readouterr().out)["batch"]
+    assert [cells[1] for cells in table] == [
+        "output projection 512×6000", "GRU gates 512×1536",
+        "attentional layer [c; h; e] 1280×512"]
