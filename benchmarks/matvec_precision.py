@@ -60,8 +60,12 @@ def main(argv=None):
 
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already ran an op in this process (tests)
+        print("note: TensorFlow is initialised; its thread counts are kept "
+              f"(intra-op {tf.config.threading.get_intra_op_parallelism_threads()})")
     rows = []
     for batch in args.batches:
         for rows_, columns, name in SHAPES:
