@@ -54,17 +54,12 @@ def test_time_budget_stops_training(trained_reverse_model):
         ks.TimeBudget(minutes=0)
 
 
-def test_time_warmdown_decays_the_rate_linearly_over_the_end_of_the_budget():
+def _rates_of_eight_batches(warmdown, now):
+    """Fits a tiny model for 8 batches with `warmdown`, each batch moving the fake
+    clock `now` on by 1.5 minutes; returns (the rate of each batch, History)."""
     from tests.helpers import reverse_task
 
-    now = [0.0]
-    warmdown = ks.TimeWarmdown(minutes=10, fraction=0.4, final_factor=0.1,
-                               clock=lambda: now[0])
-    # Hand-computed: constant for 6 minutes, then 1 - 0.9 * (t - 6) / 4.
-    assert [warmdown.factor(t) for t in (0, 6, 7, 8, 10, 12)] == pytest.approx(
-        [1.0, 1.0, 0.775, 0.55, 0.1, 0.1])
-
-    class Tick(keras.callbacks.Callback):  # one batch = 1.5 minutes of fake time
+    class Tick(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
             now[0] += 90.0
             rates.append(float(self.model.optimizer.learning_rate))
@@ -75,6 +70,18 @@ def test_time_warmdown_decays_the_rate_linearly_over_the_end_of_the_budget():
     model.compile(optimizer=keras.optimizers.Adam(0.01))
     history = model.fit((source, decoder_input), labels, batch_size=8, epochs=1,
                         callbacks=[warmdown, Tick()], verbose=0)
+    return rates, history
+
+
+def test_time_warmdown_decays_the_rate_linearly_over_the_end_of_the_budget():
+    now = [0.0]
+    warmdown = ks.TimeWarmdown(minutes=10, fraction=0.4, final_factor=0.1,
+                               clock=lambda: now[0])
+    # Hand-computed: constant for 6 minutes, then 1 - 0.9 * (t - 6) / 4.
+    assert [warmdown.factor(t) for t in (0, 6, 7, 8, 10, 12)] == pytest.approx(
+        [1.0, 1.0, 0.775, 0.55, 0.1, 0.1])
+
+    rates, history = _rates_of_eight_batches(warmdown, now)
     # Batch k starts at 1.5k minutes: k = 0..3 before 6 min, then 6, 7.5, 9 min.
     expected = [0.01 * warmdown.factor(1.5 * k) for k in range(8)]
     assert rates == pytest.approx(expected)
@@ -83,25 +90,13 @@ def test_time_warmdown_decays_the_rate_linearly_over_the_end_of_the_budget():
 
 
 def test_time_warmdown_warms_up_over_the_first_steps_then_decays():
-    from tests.helpers import reverse_task
-
     now = [0.0]
     warmdown = ks.TimeWarmdown(minutes=10, fraction=0.4, final_factor=0.1,
                                clock=lambda: now[0], warmup_steps=3)
     assert [warmdown.warmup_factor(k) for k in range(5)] == pytest.approx(
         [1 / 3, 2 / 3, 1.0, 1.0, 1.0])
 
-    class Tick(keras.callbacks.Callback):  # one batch = 1.5 minutes of fake time
-        def on_train_batch_end(self, batch, logs=None):
-            now[0] += 90.0
-            rates.append(float(self.model.optimizer.learning_rate))
-
-    rates = []
-    source, decoder_input, labels = reverse_task(n=64)
-    model = ks.Seq2Seq(12, 12, embedding_dim=8, units=16)
-    model.compile(optimizer=keras.optimizers.Adam(0.01))
-    model.fit((source, decoder_input), labels, batch_size=8, epochs=1,
-              callbacks=[warmdown, Tick()], verbose=0)
+    rates, _ = _rates_of_eight_batches(warmdown, now)
     # Hand-computed: batches 0, 1 warm up (1/3, 2/3), 2 and 3 are at the full rate
     # (times 0 to 4.5 minutes, before the decay starts at 6), then 6, 7.5, 9 minutes
     # decay as 1 - 0.9 * (t - 6) / 4.
