@@ -181,9 +181,12 @@ def beam_search(step_fn, initial_state, batch_size, beam_width=5, start_id=START
     # All beams start from the same [START]: only the first one is live at first.
     first_beam = tf.equal(tf.range(beams), 0)[None, :]
     alive_logp = tf.where(first_beam, 0.0, NEG_INF) + tf.zeros([batch_size, 1])
-    # The running attention sum of each live hypothesis (for the coverage penalty);
-    # its last dimension 1 broadcasts to Ts at the first step.
-    alive_coverage = tf.zeros([batch_size * beams, 1], tf.float32)
+    # The running attention sum of each live hypothesis (for the coverage penalty):
+    # `(batch * beams, Ts)` when the source mask tells Ts (one shape through the
+    # loop, as XLA needs), else a last dimension 1 that broadcasts to Ts at the
+    # first step.
+    coverage_width = 1 if source_mask is None else tf.shape(source_mask)[-1]
+    alive_coverage = tf.zeros([batch_size * beams, coverage_width], tf.float32)
     # A finished hypothesis is a pointer into the step records below:
     # [its length, the step of its last token, the live beam (after the step before)
     # that it extends, its last token]. An example capped at 0 tokens finishes at
@@ -195,9 +198,14 @@ def beam_search(step_fn, initial_state, batch_size, beam_width=5, start_id=START
     done = empty
     # Step records: the token and the parent beam of each live beam after the step,
     # and the attention of each row (before the reordering).
-    token_records = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
-    parent_records = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
-    attention_records = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+    # Fixed-size buffers: the steps not run stack as zeros, and under XLA every
+    # shape is known at compile time.
+    token_records = tf.TensorArray(tf.int32, size=buffer_length,
+                                   element_shape=[None, beams])
+    parent_records = tf.TensorArray(tf.int32, size=buffer_length,
+                                    element_shape=[None, beams])
+    attention_records = tf.TensorArray(tf.float32, size=buffer_length,
+                                       element_shape=[None, None])
     end_token = tf.constant(end_id, tf.int32)
 
     def body(step, tokens, state, alive_logp, alive_coverage, fin_scores, fin_info,
@@ -326,13 +334,17 @@ def beam_search(step_fn, initial_state, batch_size, beam_width=5, start_id=START
         return _backtrack(
             token_records.stack(), parent_records.stack(),
             _unflatten_time_beams(attention_records.stack(), batch_size, beams),
-            last_steps, fin_info[:, :, 2], fin_info[:, :, 3], buffer_length)
+            last_steps, fin_info[:, :, 2], fin_info[:, :, 3], steps_run)
 
     def nothing_run():  # a max_length of 0 (given as a tensor): no step ran
         return (tf.zeros([batch_size, num_return, 0], tf.int32),
                 tf.zeros([batch_size, num_return, 0, 1], tf.float32))
 
-    ids, attention = tf.cond(tf.greater(steps_run, 0), backtrack, nothing_run)
+    static_length = tf.get_static_value(buffer_length)
+    if static_length is not None and static_length > 0:
+        ids, attention = backtrack()  # the first step always runs (XLA: one shape)
+    else:
+        ids, attention = tf.cond(tf.greater(steps_run, 0), backtrack, nothing_run)
     ids.set_shape([None, num_return, None])
     attention.set_shape([None, num_return, None, None])
     return BeamSearchResult(ids=ids, lengths=lengths, scores=fin_scores,
@@ -356,7 +368,7 @@ def _unflatten_time_beams(records, batch_size, beam_width):
 
 
 def _backtrack(tokens, parents, attention, last_steps, last_parents, last_tokens,
-               buffer_length):
+               steps_run):
     """The tokens and attention of finished hypotheses, from the step records.
 
     Walks the steps backwards from the last one, following each hypothesis' parent
@@ -364,27 +376,31 @@ def _backtrack(tokens, parents, attention, last_steps, last_parents, last_tokens
     `tf.while_loop`), no `GatherTree`.
 
     Args:
-        tokens: int32 `(steps, batch_size, beam_width)`, the token of each live beam
-            after each step.
-        parents: int32 `(steps, batch_size, beam_width)`, the beam (in the order
-            before the step) that each live beam after the step extends.
-        attention: float32 `(steps, batch_size, beam_width, Ts)`, the attention of
+        tokens: int32 `(buffer_length, batch_size, beam_width)`, the token of each
+            live beam after each step (zeros after the steps run).
+        parents: int32 `(buffer_length, batch_size, beam_width)`, the beam (in the
+            order before the step) that each live beam after the step extends.
+        attention: float32 `(buffer_length, batch_size, beam_width, Ts)`, the attention of
             each beam (in the order before the step) at each step.
         last_steps: int32 `(batch_size, n)`, the step of each hypothesis' last token
             (-1 for a hypothesis without tokens).
         last_parents: int32 `(batch_size, n)`, the beam (in the order before that
             step) that the last token extends.
         last_tokens: int32 `(batch_size, n)`, the last token.
-        buffer_length: scalar int32, the size of the output buffers (>= steps).
+        steps_run: scalar int32, the number of steps run (<= buffer_length).
 
     Returns:
         `(ids, attention)`: int32 `(batch_size, n, buffer_length)` with 0 after the
         last token, and float32 `(batch_size, n, buffer_length, Ts)` with zeros
         after it.
     """
-    steps = tf.shape(tokens)[0]
-    id_records = tf.TensorArray(tf.int32, size=steps)
-    attention_records = tf.TensorArray(tf.float32, size=steps)
+    buffer_length = tf.shape(tokens)[0]
+    # Written from the last step run down; the steps after it stack as zeros.
+    id_records = tf.TensorArray(tf.int32, size=buffer_length,
+                                element_shape=last_steps.shape)
+    attention_records = tf.TensorArray(tf.float32, size=buffer_length,
+                                       element_shape=last_steps.shape.concatenate(
+                                           attention.shape[-1:]))
 
     def body(step, pointer, id_records, attention_records):
         # `pointer`: the live beam after `step` that each hypothesis goes through
@@ -403,10 +419,7 @@ def _backtrack(tokens, parents, attention, last_steps, last_parents, last_tokens
 
     _, _, id_records, attention_records = tf.while_loop(
         lambda step, *_: step >= 0, body,
-        (steps - 1, tf.zeros_like(last_steps), id_records, attention_records))
-    padding = buffer_length - steps
-    ids = tf.pad(tf.transpose(id_records.stack(), [1, 2, 0]),
-                 [[0, 0], [0, 0], [0, padding]])
-    attention = tf.pad(tf.transpose(attention_records.stack(), [1, 2, 0, 3]),
-                       [[0, 0], [0, 0], [0, padding], [0, 0]])
+        (steps_run - 1, tf.zeros_like(last_steps), id_records, attention_records))
+    ids = tf.transpose(id_records.stack(), [1, 2, 0])
+    attention = tf.transpose(attention_records.stack(), [1, 2, 0, 3])
     return ids, attention

@@ -76,8 +76,11 @@ def run_decode_loop(step_fn, initial_state, batch_size, select_fn, start_id=STAR
     finished = tf.zeros([batch_size], tf.bool)
     lengths = tf.zeros([batch_size], tf.int32)
     scores = tf.zeros([batch_size], tf.float32)
-    ids_ta = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
-    attention_ta = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+    # Fixed-size buffers: the steps not run stack as zeros, and under XLA every
+    # shape is known at compile time.
+    ids_ta = tf.TensorArray(tf.int32, size=buffer_length, element_shape=[None])
+    attention_ta = tf.TensorArray(tf.float32, size=buffer_length,
+                                  element_shape=[None, None])
 
     def body(step, tokens, state, finished, lengths, scores, ids_ta, attention_ta):
         logits, state, attention = step_fn(tokens, state)
@@ -111,9 +114,8 @@ def run_decode_loop(step_fn, initial_state, batch_size, select_fn, start_id=STAR
         cond, body, loop_vars, shape_invariants=shape_invariants,
         maximum_iterations=buffer_length,
     )
-    ids = _pad_steps(tf.transpose(ids_ta.stack(), [1, 0]), step, buffer_length)
+    ids = tf.transpose(ids_ta.stack(), [1, 0])
     attention = tf.transpose(attention_ta.stack(), [1, 0, 2])
-    attention = _pad_steps(attention, step, buffer_length)
     return DecodeResult(ids=ids, lengths=lengths, scores=scores, attention=attention)
 
 
@@ -141,9 +143,3 @@ def greedy_decode(step_fn, initial_state, batch_size, start_id=START_ID, end_id=
         max_lengths=max_lengths, min_length=min_length,
     )
 
-
-def _pad_steps(values, steps_run, buffer_length):
-    """Pads `(batch, steps_run, ...)` with zeros to `(batch, buffer_length, ...)`."""
-    rank = values.shape.rank
-    paddings = [[0, 0], [0, buffer_length - steps_run]] + [[0, 0]] * (rank - 2)
-    return tf.pad(values, paddings)
