@@ -150,15 +150,24 @@ def make_decoders(model, beam_width):
 def savedmodel_latency(model, beam_width, calls, seed=3):
     """p50/p99 ms of one-sentence calls of exported greedy and beam `translate`.
 
+    Four exports of the same weights: greedy and beam, each with the default
+    `jit_compile="auto"` (a single-sentence call runs the XLA-compiled search) and
+    with `jit_compile=False` (the graph, what every export ran before). Before the
+    timed calls each export translates one sentence of 10 and one of 20 words (the
+    two source-length buckets of 8 ids the timed sentences fall in: XLA compiles
+    one program per bucket), timed apart as `first_calls_s`.
+
     Args:
         model: the untrained `Seq2Seq` of `build_model` (its weights are shared).
-        beam_width: the beam width of the second export.
+        beam_width: the beam width of the beam exports.
         calls: timed calls per export (3 more are made first, untimed).
         seed: seed of the made-up sentences.
 
     Returns:
-        A dict with `greedy` and `beam` entries (`p50_ms`, `p99_ms`, `mean_ms`,
-        `calls`) and the ratios of the beam p50 and p99 to greedy's.
+        A dict with `greedy`, `beam`, `greedy_graph` and `beam_graph` entries
+        (`p50_ms`, `p99_ms`, `mean_ms`, `calls`), `first_calls_s`, the ratios of the
+        beam p50 and p99 to greedy's (`p50_ratio`, `p99_ratio`, XLA exports) and of
+        each graph export's p50 to its XLA export's (`xla_speedup`).
     """
     import tensorflow as tf
 
@@ -181,14 +190,21 @@ def savedmodel_latency(model, beam_width, calls, seed=3):
     sentences = [" ".join(rng.choice(source_words, size=int(rng.integers(10, 21))))
                  for _ in range(calls + 3)]
     folder = tempfile.mkdtemp(prefix="decoding_speed_")
-    exports = {
-        "greedy": export_translator(with_text, os.path.join(folder, "greedy"),
-                                    max_length=20, min_length=19),
-        "beam": export_translator(with_text, os.path.join(folder, "beam"),
-                                  beam_width=beam_width, max_length=20, min_length=19),
-    }
+    settings = {"greedy": {}, "beam": {"beam_width": beam_width}}
+    exports = {}
+    for name, options in settings.items():
+        for suffix, jit in (("", "auto"), ("_graph", False)):
+            exports[name + suffix] = export_translator(
+                with_text, os.path.join(folder, name + suffix), max_length=20,
+                min_length=19, jit_compile=jit, **options)
     loaded = {name: tf.saved_model.load(path) for name, path in exports.items()}
     endpoints = {name: module.translate for name, module in loaded.items()}
+    first_calls = {}
+    for name, endpoint in endpoints.items():
+        for words in (10, 20):
+            start = time.perf_counter()
+            endpoint(tf.constant([" ".join(source_words[:words])]))["translations"].numpy()
+            first_calls[f"{name}_{words}_words"] = time.perf_counter() - start
     times = {name: [] for name in endpoints}
     for j, sentence in enumerate(sentences):
         for name in common.rotated(list(endpoints), j):
@@ -198,9 +214,12 @@ def savedmodel_latency(model, beam_width, calls, seed=3):
             if j >= 3:
                 times[name].append(time.perf_counter() - start)
     result = {name: common.latency_summary(values) for name, values in times.items()}
-    result.update(beam_width=beam_width, steps=20)
+    result.update(beam_width=beam_width, steps=20, first_calls_s=first_calls)
     result["p50_ratio"] = result["beam"]["p50_ms"] / result["greedy"]["p50_ms"]
     result["p99_ratio"] = result["beam"]["p99_ms"] / result["greedy"]["p99_ms"]
+    result["xla_speedup"] = {
+        name: result[name + "_graph"]["p50_ms"] / result[name]["p50_ms"]
+        for name in settings}
     shutil.rmtree(folder, ignore_errors=True)
     return result
 
@@ -287,10 +306,21 @@ def print_tables(result, labels):
 def print_savedmodel_table(saved, labels):
     print(f"\nSavedModel `translate`, one sentence a call, {saved['steps']} steps, "
           f"{saved['greedy']['calls']} calls each:")
-    print(common.table(["export", "p50 ms", "p99 ms", "mean ms"], [
-        [labels[name], f"{saved[name]['p50_ms']:.1f}", f"{saved[name]['p99_ms']:.1f}",
-         f"{saved[name]['mean_ms']:.1f}"] for name in ("greedy", "beam")]))
-    print(f"beam / greedy: p50 {saved['p50_ratio']:.2f}x, p99 {saved['p99_ratio']:.2f}x")
+    rows = []
+    for name in ("greedy", "beam"):
+        for suffix, how in (("", "XLA (jit_compile auto, the default)"),
+                            ("_graph", "graph (jit_compile=False)")):
+            entry = saved[name + suffix]
+            first = saved["first_calls_s"]
+            rows.append([labels[name], how, f"{entry['p50_ms']:.1f}",
+                         f"{entry['p99_ms']:.1f}", f"{entry['mean_ms']:.1f}",
+                         f"{first[name + suffix + '_10_words']:.2f} / "
+                         f"{first[name + suffix + '_20_words']:.2f}"])
+    print(common.table(["export", "search", "p50 ms", "p99 ms", "mean ms",
+                        "first call s (10 / 20 words)"], rows))
+    print(f"beam / greedy (XLA): p50 {saved['p50_ratio']:.2f}x, "
+          f"p99 {saved['p99_ratio']:.2f}x; graph p50 / XLA p50: greedy "
+          f"{saved['xla_speedup']['greedy']:.2f}x, beam {saved['xla_speedup']['beam']:.2f}x")
 
 
 def main(argv=None):

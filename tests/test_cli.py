@@ -23,7 +23,8 @@ COMMANDS = {
                   "--show-attention", "--plot", "--batch-size", "TEXT"],
     "export": ["--model", "--output", "--beam", "--max-length", "--length-penalty",
                "--coverage-penalty", "--min-length", "--max-length-ratio",
-               "--max-length-offset", "--n-best", "--ensemble-with", "--overwrite"],
+               "--max-length-offset", "--n-best", "--ensemble-with", "--jit-compile",
+               "--overwrite"],
     "score": ["--model", "--source", "--target", "--format", "--length-normalize",
               "--batch-size"],
     "serve": ["--model", "--host", "--port", "--name", "--beam", "--max-batch-size",
@@ -395,6 +396,8 @@ def test_export_command(trained, capsys, tmp_path):
                      str(target), "--beam", "2", "--max-length", "8"]) == 0
     assert "beam search of width 2" in capsys.readouterr().out
     assert (target / "saved_model.pb").exists()
+    metadata = json.loads((target / "assets.extra" / "keras_seq2seq_export.json").read_text())
+    assert metadata["jit_compile"] is True  # --jit-compile auto
     assert cli.main(["translate", "--model", str(target), "--beam", "2", "1 May 2020",
                      "x"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2
@@ -415,9 +418,11 @@ def test_export_command_bakes_the_decoding_options(trained, capsys, tmp_path):
     assert cli.main(["export", "--model", str(run / "model.keras"), "--output",
                      str(target), "--beam", "3", "--length-penalty", "0.6",
                      "--coverage-penalty", "0.2", "--min-length", "2",
-                     "--max-length-ratio", "1.5", "--max-length-offset", "1"]) == 0
+                     "--max-length-ratio", "1.5", "--max-length-offset", "1",
+                     "--jit-compile", "off"]) == 0
     assert "length_penalty=0.6" in capsys.readouterr().out
     translator = load_translator(target)
+    assert translator.metadata["jit_compile"] is False
     options = dict(beam_width=3, length_penalty=0.6, coverage_penalty=0.2,
                    min_length=2, max_length_ratio=1.5, max_length_offset=1)
     assert translator.metadata["options"] == options

@@ -96,6 +96,9 @@ not_text = sorted(op for op in not_core if op_def_registry.get(op) is None)
 loaded = tf.saved_model.load(path)
 out = loaded.translate(tf.constant(texts))
 signature = loaded.signatures["serving_default"](texts=tf.constant(texts))
+# One sentence a call: the XLA-compiled search of a jit_compile export.
+singles = [loaded.translate(tf.constant([text]))["translations"].numpy()[0]
+           for text in texts]
 print(json.dumps({
     "keras_seq2seq_imported": any(m.split(".")[0] == "keras_seq2seq" for m in sys.modules),
     "not_core": not_core,
@@ -104,6 +107,7 @@ print(json.dumps({
     "serving_default": [t.decode("utf-8")
                         for t in signature["translations"].numpy().tolist()],
     "lengths": out["lengths"].numpy().tolist(),
+    "one_a_call": [t.decode("utf-8") for t in singles],
     "signatures": sorted(loaded.signatures),
 }))
 """
@@ -122,6 +126,7 @@ def test_fresh_process_without_the_package_gives_the_same_strings(tiny, exported
     expected = model.translate(TEXTS)
     assert report["translations"] == expected
     assert report["serving_default"] == expected
+    assert report["one_a_call"] == expected
     for i, text in enumerate(TEXTS):
         if not text.strip():
             assert report["translations"][i] == "" and report["lengths"][i] == 0
@@ -602,3 +607,68 @@ def test_each_weight_is_saved_once(tiny, exported):
     restored = load_translator(exported).module
     assert len(restored.variables) == len(model.variables)
     assert len(restored.trainable_variables) == len(model.trainable_variables)
+
+
+def _xla_marked(function):
+    """Whether a traced function calls a function marked for XLA compilation."""
+    graph_def = function.graph.as_graph_def()
+    nodes = list(graph_def.node) + [node for f in graph_def.library.function
+                                    for node in f.node_def]
+    return any(node.attr["_XlaMustCompile"].b for node in nodes
+               if "_XlaMustCompile" in node.attr)
+
+
+def test_single_sentences_decode_under_xla_as_the_graph_does(tiny, exported, tmp_path):
+    model, _ = tiny
+    compiled = load_translator(exported)  # the default, jit_compile="auto"
+    plain = load_translator(export_translator(model, str(tmp_path / "plain"),
+                                              jit_compile=False))
+    assert compiled.metadata["jit_compile"] is True
+    assert plain.metadata["jit_compile"] is False
+    spec = tf.TensorSpec([None], tf.string)
+    assert _xla_marked(compiled.module.translate.get_concrete_function(spec))
+    assert not _xla_marked(plain.module.translate.get_concrete_function(spec))
+    # Sources of 1 to 26 characters: four length buckets of 8 ids, and a blank one.
+    for text in ["1", "4 April", "Mar 3, 23", "3 March 2023", "the 25th of December, 1999",
+                 "  "]:
+        ours, graph = compiled.translate_full([text]), plain.translate_full([text])
+        assert compiled.translate(text) == plain.translate(text) == model.translate(text)
+        np.testing.assert_array_equal(ours["tokens"], graph["tokens"])
+        np.testing.assert_array_equal(ours["lengths"], graph["lengths"])
+        np.testing.assert_allclose(ours["scores"], graph["scores"], atol=1e-5)
+        assert ours["attention"].shape == graph["attention"].shape
+        np.testing.assert_allclose(ours["attention"], graph["attention"], atol=1e-5)
+    # Several sentences take the graph path in both.
+    assert compiled.translate(TEXTS) == plain.translate(TEXTS)
+
+
+@pytest.mark.slow
+def test_beam_export_under_xla_matches_model_translate(tiny, tmp_path):
+    model, _ = tiny
+    path = export_translator(model, str(tmp_path / "beam"), beam_width=3,
+                             coverage_penalty=0.2, length_penalty=0.6, jit_compile=True)
+    translator = load_translator(path)
+    assert translator.metadata["jit_compile"] is True
+    for text in SOURCES:
+        assert translator.translate(text) == model.translate(
+            text, method="beam", beam_width=3, coverage_penalty=0.2, length_penalty=0.6)
+
+
+def test_jit_compile_falls_back_or_raises_where_xla_cannot_compile(tiny, tmp_path,
+                                                                  monkeypatch):
+    model, _ = tiny
+
+    def refuse(self, source_ids):
+        raise tf.errors.InvalidArgumentError(None, None, "Detected unsupported op: Foo")
+
+    monkeypatch.setattr(export.graph.TranslatorGraph, "compiled_search", refuse)
+    with pytest.warns(UserWarning, match="XLA cannot compile .*unsupported op: Foo"):
+        path = export_translator(model, str(tmp_path / "auto"))
+    translator = load_translator(path)
+    assert translator.metadata["jit_compile"] is False
+    assert translator.translate(SOURCES[0]) == model.translate(SOURCES[0])
+    with pytest.raises(ValueError, match="jit_compile=True.*unsupported op: Foo"):
+        export_translator(model, str(tmp_path / "on"), jit_compile=True)
+    assert not os.path.exists(tmp_path / "on")
+    with pytest.raises(ValueError, match="jit_compile"):
+        export_translator(model, str(tmp_path / "bad"), jit_compile="yes")

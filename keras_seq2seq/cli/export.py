@@ -57,6 +57,11 @@ def add_parser(commands):
                         help="export the ensemble of --model and these models (one "
                              "SavedModel; their log-probabilities averaged each step; "
                              "they must share the tokenizers)")
+    parser.add_argument("--jit-compile", choices=("auto", "on", "off"), default="auto",
+                        help="decode one-sentence calls with an XLA-compiled search "
+                             "(about twice as fast on a CPU; the first call of each "
+                             "source length bucket compiles). auto: on where XLA "
+                             "compiles the model (default)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace DIR if it exists")
     return parser
@@ -99,7 +104,10 @@ def run(args):
             raise CLIError(f"--ensemble-with: {error}") from None
     path = export.export_translator(model, args.output, beam_width=args.beam,
                                     max_length=args.max_length, n_best=args.n_best,
-                                    overwrite=args.overwrite, **options)
+                                    overwrite=args.overwrite,
+                                    jit_compile={"on": True, "off": False}.get(
+                                        args.jit_compile, "auto"),
+                                    **options)
     how = f"beam search of width {args.beam}" if args.beam else "greedy decoding"
     if args.ensemble_with:
         how = f"an ensemble of {len(args.ensemble_with) + 1} models, " + how

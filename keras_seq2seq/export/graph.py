@@ -11,7 +11,8 @@ from keras_seq2seq import _keras_internals  # noqa: E402
 from keras_seq2seq.constants import END_ID, PAD_ID  # noqa: E402
 from keras_seq2seq.export.state import flatten_state, probe_state, unflatten_state  # noqa: E402
 
-__all__ = ["BLANK_PATTERN", "PortableRNNs", "TranslatorGraph", "at_least_one_column",
+__all__ = ["BLANK_PATTERN", "PortableRNNs", "TranslatorGraph", "XLA_LENGTH_BUCKET",
+           "XLA_MAX_SOURCE_LENGTH", "at_least_one_column",
            "check_ids_in_range"]
 
 # The characters for which Python's `str.isspace()` is true (so `"".strip()` drops
@@ -29,23 +30,70 @@ def at_least_one_column(ids):
     return tf.pad(ids, [[0, 0], [0, missing]], constant_values=PAD_ID)
 
 
-class TranslatorGraph:
-    """The functions behind the endpoints (plain Python, traced by `ExportArchive`)."""
+# Single-sentence searches under XLA (`TranslatorGraph(jit_compile=True)`) see their
+# source padded to a multiple of this many ids: XLA compiles one program per input
+# shape, so this bounds the programs to one per bucket (the padding is masked: the
+# results are those of the unpadded source).
+XLA_LENGTH_BUCKET = 8
+# Longer single sentences take the graph path (at most this / bucket programs).
+XLA_MAX_SOURCE_LENGTH = 256
 
-    def __init__(self, model, method, max_length, options):
+
+class TranslatorGraph:
+    """The functions behind the endpoints (plain Python, traced by `ExportArchive`).
+
+    Args:
+        model: the `Seq2Seq` (or `Ensemble`).
+        method: "greedy" or "beam".
+        max_length: int, the output buffer.
+        options: the decoder options fixed in the export.
+        jit_compile: run the search of a single-sentence call (one non-blank row of
+            at most `XLA_MAX_SOURCE_LENGTH` ids) XLA-compiled, its source padded to
+            a multiple of `XLA_LENGTH_BUCKET` ids; other calls run the graph.
+            Defaults to False.
+    """
+
+    def __init__(self, model, method, max_length, options, jit_compile=False):
         self.model = model
         self.method = method
         self.max_length = max_length
         self.options = tuple(sorted(options.items()))
         self.template = probe_state(model)  # the nest structure of the state
+        self.jit_compile = bool(jit_compile)
+        self._compiled = None
 
     # ---------------------------------------------------------------- search
     def _search(self, source_ids):
         """Decodes non-empty rows: `(tokens, lengths, scores, attention)`.
 
         Runs `model.search`, the very code of `model.generate` /
-        `model.translate`, with the options fixed at export.
+        `model.translate`, with the options fixed at export (XLA-compiled for a
+        single sentence when `jit_compile`).
         """
+        if not self.jit_compile:
+            return self._run_search(source_ids)
+        batch, width = tf.shape(source_ids)[0], tf.shape(source_ids)[1]
+        single = tf.logical_and(tf.equal(batch, 1), width <= XLA_MAX_SOURCE_LENGTH)
+
+        def compiled():
+            padded_width = -(-width // XLA_LENGTH_BUCKET) * XLA_LENGTH_BUCKET
+            padded = tf.pad(source_ids, [[0, 0], [0, padded_width - width]],
+                            constant_values=PAD_ID)
+            tokens, lengths, scores, attention = self.compiled_search(padded)
+            return tokens, lengths, scores, attention[:, :, :width]
+
+        return tf.cond(single, compiled, lambda: self._run_search(source_ids))
+
+    def compiled_search(self, source_ids):
+        """`_run_search` in a `tf.function(jit_compile=True)` (made on first use)."""
+        if self._compiled is None:
+            self._compiled = tf.function(self._run_search, jit_compile=True,
+                                         autograph=False)
+        return self._compiled(source_ids)
+
+    def _run_search(self, source_ids):
+        """`model.search` with the export's options: `(tokens, lengths, scores,
+        attention)`, the best hypothesis of a beam search."""
         result = self.model.search(source_ids, self.max_length, self.method,
                                    **dict(self.options))
         if self.method == "beam":  # the best hypothesis
