@@ -32,7 +32,8 @@ decoder 512, general attention, vocabularies 8,000 / 6,000) or `SMOKE_DIMS` with
   in a `tf.function` per decoder, as `decoding_speed.py` runs it, with `max_length` =
   the steps and `min_length` = steps - 1, so every call runs that many steps
   (`decoding_speed.timed`); p50 over `--calls` calls a point, the points alternating
-  call by call.
+  call by call. Every decoder also runs XLA-compiled (`jit_compile=True`, the lines
+  `..._xla`; each point's program compiled by its untimed first call).
 * **the export against vocabulary size** (1,000-32,000 words on both sides, word
   tokenizers over made-up vocabularies): `export_translator` (greedy, max_length 20),
   size on disk (`du -sk` of the SavedModel folder; also its graph, variables and
@@ -339,15 +340,21 @@ def bench_memory(specs, points, dims, jobs, models=None, log=common.log):
 
 
 # ============================================================================ decoding
+XLA = "_xla"  # the suffix of the XLA-compiled decoders' names (`jit_compile=True`)
+
+
 def bench_decoding(dims, grid, calls, log=common.log, seed=1):
     """p50 latency (batch 1) against the output length and against the beam width."""
     model = common.build_model(spec("ours"), dims)
     model((np.ones((1, 3), np.int32), np.ones((1, 2), np.int32)))  # build
     main = f"beam{grid['main_beam']}"
     widths = sorted(set(grid["beam_widths"]) | {grid["main_beam"]})
-    functions = {"greedy": decoding_speed.search_function(model, "greedy")}
-    functions.update({f"beam{w}": decoding_speed.search_function(model, "beam", w)
-                      for w in widths})
+    functions = {}
+    for suffix, jit in (("", False), (XLA, True)):  # the graph, and XLA-compiled
+        functions["greedy" + suffix] = decoding_speed.search_function(
+            model, "greedy", jit_compile=jit)
+        functions.update({f"beam{w}{suffix}": decoding_speed.search_function(
+            model, "beam", w, jit_compile=jit) for w in widths})
     rng = np.random.default_rng(seed)
     sources = [rng.integers(len(RESERVED_TOKENS), dims["source_vocabulary_size"],
                             (1, grid["source_length"])).astype(np.int32) for _ in range(4)]
@@ -355,11 +362,12 @@ def bench_decoding(dims, grid, calls, log=common.log, seed=1):
     for name, function in functions.items():  # trace each once
         first_call[name] = decoding_speed.timed(function, sources[0], 3)[0]
     log("  [decoding] traced " + ", ".join(f"{n} {t:.1f} s" for n, t in first_call.items()))
-    items = ([("output_length", "greedy", n) for n in grid["output_lengths"]]
-             + [("output_length", main, n) for n in grid["output_lengths"]]
-             + [("beam_width", f"beam{w}", grid["width_steps"])
-                for w in grid["beam_widths"]])
-    for _, name, steps in items:  # one untimed call a point
+    lines = ("greedy", main, "greedy" + XLA, main + XLA)
+    items = ([("output_length", name, n) for name in lines
+              for n in grid["output_lengths"]]
+             + [("beam_width", f"beam{w}{suffix}", grid["width_steps"])
+                for suffix in ("", XLA) for w in grid["beam_widths"]])
+    for _, name, steps in items:  # one untimed call a point (XLA: its compilation)
         decoding_speed.timed(functions[name], sources[0], steps)
     seconds = {item: [] for item in items}
     lengths = {item: [] for item in items}
@@ -378,11 +386,11 @@ def bench_decoding(dims, grid, calls, log=common.log, seed=1):
         return summary
 
     curves = {}
-    for name in ("greedy", main):
+    for name in lines:
         pts = [point(("output_length", name, n)) for n in grid["output_lengths"]]
         curves[name] = {"p50_ms": [p["p50_ms"] for p in pts], "points": pts}
-    width_points = [point(("beam_width", f"beam{w}", grid["width_steps"]))
-                    for w in grid["beam_widths"]]
+    width_points = {suffix: [point(("beam_width", f"beam{w}{suffix}", grid["width_steps"]))
+                             for w in grid["beam_widths"]] for suffix in ("", XLA)}
     log(f"  [decoding] {calls} calls a point: greedy " + ", ".join(
         f"{n}:{v:.1f}" for n, v in zip(grid["output_lengths"], curves["greedy"]["p50_ms"]))
         + " ms")
@@ -390,8 +398,10 @@ def bench_decoding(dims, grid, calls, log=common.log, seed=1):
             "first_call_seconds": first_call,
             "output_length": {"x": list(grid["output_lengths"]), "curves": curves},
             "beam_width": {"x": list(grid["beam_widths"]), "steps": grid["width_steps"],
-                           "p50_ms": [p["p50_ms"] for p in width_points],
-                           "points": width_points}}
+                           "p50_ms": [p["p50_ms"] for p in width_points[""]],
+                           "points": width_points[""],
+                           "p50_ms" + XLA: [p["p50_ms"] for p in width_points[XLA]],
+                           "points" + XLA: width_points[XLA]}}
 
 
 # ============================================================================ export
@@ -544,8 +554,11 @@ def build_series(results):
                 curve["p50_ms"], "output length (decoder steps, forced)",
                 "latency p50 (ms), batch 1")
         width = decoding["beam_width"]
-        add("decoding", "beam_width", "beam", width["x"], width["p50_ms"], "beam width",
-            f"latency p50 (ms), batch 1, {width['steps']} steps")
+        for suffix in ("", XLA):
+            if "p50_ms" + suffix in width:
+                add("decoding", "beam_width", "beam" + suffix, width["x"],
+                    width["p50_ms" + suffix], "beam width",
+                    f"latency p50 (ms), batch 1, {width['steps']} steps")
     export = results.get("export")
     if export:
         label = "vocabulary size (words, source = target)"
@@ -632,7 +645,14 @@ def extra_bend_lines(results):
         lines.append(f"- {names[1]} / {names[0]} latency at "
                      + ", ".join(f"{n} steps {r:.2f}×" for n, r in zip(
                          decoding["output_length"]["x"], ratios)))
-        for name, rows in ((names[0], 1), (names[1], int(names[1][4:]))):
+        if len(names) == 4:
+            ratios = [b / a for a, b in zip(curves[names[2]]["p50_ms"],
+                                            curves[names[0]]["p50_ms"])]
+            lines.append(f"- {names[0]} / {names[2]} latency (XLA's speed-up) at "
+                         + ", ".join(f"{n} steps {r:.2f}×" for n, r in zip(
+                             decoding["output_length"]["x"], ratios)))
+        for name in names:
+            rows = 1 if name.startswith("greedy") else int(name[4:].removesuffix(XLA))
             fit = results["bends"].get(f"decoding/output_length/{name}", {})
             step = decoding_step_flops(results["settings"]["dims"],
                                        decoding["source_length"], rows)

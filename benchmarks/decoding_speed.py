@@ -119,9 +119,10 @@ def make_baseline_decoder(seed=0):
     return run
 
 
-def search_function(model, method, beam_width=None):
+def search_function(model, method, beam_width=None, jit_compile=False):
     """`(source_ids, max_length, min_length) -> (ids, lengths, scores)`: `model.search`
-    in one `tf.function` (beam search gives its best hypothesis)."""
+    in one `tf.function` (beam search gives its best hypothesis); with `jit_compile`
+    XLA-compiled (one program per source shape and `max_length`)."""
     import tensorflow as tf
 
     def run(source_ids, max_length, min_length):
@@ -132,7 +133,7 @@ def search_function(model, method, beam_width=None):
             return result.ids[:, 0], result.lengths[:, 0], result.scores[:, 0]
         return result.ids, result.lengths, result.scores
 
-    return tf.function(run, autograph=False, input_signature=[
+    return tf.function(run, autograph=False, jit_compile=jit_compile, input_signature=[
         tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int32),
         tf.TensorSpec([], tf.int32)])
 
