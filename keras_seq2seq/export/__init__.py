@@ -31,6 +31,11 @@ Endpoints (each is also a serving signature of the same name):
   `(B, Ts)` and the next flat state (same names). For clients running their own
   search. State layout: `state_layout(model)` / `docs/export.md`.
 
+With `jit_compile="auto"` (the default) a one-sentence call of `translate`,
+`serving_default` or `translate_ids` runs an XLA-compiled search (the same
+results; its source padded to a multiple of 8 ids, one compiled program per such
+length), about twice as fast on a CPU; other calls run the graph.
+
 Empty and whitespace-only strings (Python's `str.isspace` characters) translate to
 `""` with length 0, score 0 and zero attention, as `model.translate` does; their rows
 never enter the decoder. A source row of `translate_ids` with no non-pad id is
