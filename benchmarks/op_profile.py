@@ -1,7 +1,11 @@
 """Self time per TensorFlow op type of a training step, baseline vs ours_r1 (tf.profiler).
 
     python benchmarks/op_profile.py [--smoke | --quick] [--json PATH] [--data DIR]
-                                    [--steps 5] [--top 12]
+                                    [--steps 5] [--top 12] [--configs NAME ...]
+
+`--configs` picks the training paths to profile (default: baseline ours_r1), any of
+`CONFIGS`: e.g. `--configs ours_r1 ours_token_0.5` for where token-level scheduled
+sampling spends its extra time.
 
 Each model is warmed up (3 steps) on the middle timed batch, then `--steps` train
 steps run under `tf.profiler`; the op table comes from TensorFlow's (private)
@@ -61,8 +65,18 @@ def bench_op_profile(specs, batch, dims, steps=5, top=12, log=common.log):
             "steps": steps, "configs": out}
 
 
-def run(ctx, steps=5, top=12, log=common.log):
-    return bench_op_profile([spec("baseline"), spec("ours")],
+# The profiled training paths, by the ids the other benchmarks print.
+CONFIGS = {
+    "baseline": lambda: spec("baseline"),
+    "ours_r1": lambda: spec("ours"),
+    "ours_token_0.5": lambda: spec("ours", teacher_forcing=0.5, granularity="token"),
+    "ours_batch_0.5": lambda: spec("ours", teacher_forcing=0.5, granularity="batch"),
+    "ours_input_feeding_r1": lambda: spec("ours", input_feeding=True),
+}
+
+
+def run(ctx, steps=5, top=12, configs=("baseline", "ours_r1"), log=common.log):
+    return bench_op_profile([CONFIGS[name]() for name in configs],
                             common.middle_batch(ctx), ctx["dims"],
                             steps=steps, top=top, log=log)
 
@@ -85,9 +99,13 @@ def main(argv=None):
     parser = common.make_parser(__doc__)
     parser.add_argument("--steps", type=int, default=5, help="profiled steps a config")
     parser.add_argument("--top", type=int, default=12, help="rows of each op table")
+    parser.add_argument("--configs", nargs="+", choices=sorted(CONFIGS),
+                        default=["baseline", "ours_r1"], metavar="NAME",
+                        help=f"training paths to profile, of: {', '.join(CONFIGS)} "
+                             "(default: baseline ours_r1)")
     args = parser.parse_args(argv)
     return common.run_benchmark("op_profile.py", argv, args, "op_profile",
-                                lambda ctx: run(ctx, args.steps, args.top),
+                                lambda ctx: run(ctx, args.steps, args.top, args.configs),
                                 op_profile_table)
 
 
