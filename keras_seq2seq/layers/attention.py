@@ -218,6 +218,16 @@ class LuongAttention(keras.layers.Layer):
         return super().get_config()
 
 
+def dot_scores(query, keys):
+    """`query · keysᵀ` per example: `(batch, Tq, d)`, `(batch, Ts, d)` -> `(batch, Tq, Ts)`.
+
+    One batched matmul that reads `keys` transposed (an einsum), with no transpose
+    op of its own: inside a decoding or scheduled-sampling loop `keys` is the same
+    at every step, and an explicit transpose would copy it at every step.
+    """
+    return ops.einsum("bqd,bsd->bqs", query, ops.cast(keys, query.dtype))
+
+
 def masked_softmax(scores, mask=None):
     """Softmax over the last axis that gives masked positions weight exactly 0.
 
@@ -270,8 +280,7 @@ class DotAttention(LuongAttention):
         self._check_shapes(query_shape, values_shape, keys_shape=keys_shape)
 
     def compute_scores(self, query, keys):
-        keys = ops.cast(keys, query.dtype)
-        scores = ops.matmul(query, ops.transpose(keys, (0, 2, 1)))
+        scores = dot_scores(query, keys)
         if self.scale:
             scores = scores / math.sqrt(query.shape[-1])
         return scores
@@ -314,8 +323,7 @@ class GeneralAttention(LuongAttention):
         return ops.matmul(values, ops.transpose(self.kernel))
 
     def compute_scores(self, query, keys):
-        keys = ops.cast(keys, query.dtype)
-        return ops.matmul(query, ops.transpose(keys, (0, 2, 1)))
+        return dot_scores(query, keys)
 
     def get_config(self):
         return {
