@@ -24,4 +24,12 @@ STRATEGIES = ("default", "mirrored", "one_device")
 RESERVED_NAMES = ("PAD_TOKEN", "UNK_TOKEN", "START_TOKEN", "END_TOKEN",
                   "RESERVED_TOKENS", "PAD_ID", "UNK_ID", "START_ID", "END_ID")
 
+# XLA compiles one program per input shape; a decoding of its sources padded to a
+# multiple of this many ids (`decoding.common.pad_to_length_bucket`) reuses one
+# program per bucket (the padding is masked: the results are the unpadded sources').
+XLA_LENGTH_BUCKET = 8
+# Single-sentence decoding runs XLA-compiled up to this source length (at most this /
+# bucket programs), the graph beyond (`export_translator`, `serve`).
+XLA_MAX_SOURCE_LENGTH = 256
+
 __all__ = [*RESERVED_NAMES, "ATTENTION_NAMES"]  # what `text` re-exports; not STRATEGIES

@@ -56,6 +56,12 @@ def add_arguments(parser):
     parser.add_argument("--beam", type=positive_int, metavar="N",
                         help="beam search of width N (default: greedy decoding); a "
                              "SavedModel decodes as it was exported")
+    parser.add_argument("--jit-compile", choices=("auto", "on", "off"), default="auto",
+                        help="a .keras model: decode a batch of one sentence with an "
+                             "XLA-compiled search (about twice as fast on a CPU; the "
+                             "first of each source-length bucket compiles). auto: on "
+                             "where XLA compiles the model (default). An export keeps "
+                             "what `export --jit-compile` chose")
     parser.add_argument("--max-batch-size", type=positive_int, default=32, metavar="N",
                         help="most sentences of concurrent requests in one model call "
                              "(default: 32)")
@@ -121,7 +127,9 @@ def run(args):
         raise CLIError("serve needs aiohttp: pip install 'aiohttp>=3.9,<4'") from None
     from keras_seq2seq import serving
 
-    backend = serving.load_backend(args.model, beam=args.beam)
+    backend = serving.load_backend(
+        args.model, beam=args.beam,
+        jit_compile={"on": True, "off": False}.get(args.jit_compile, "auto"))
     if not backend.text_signatures():
         raise CLIError(f"{args.model} has no text translate signature (exported without "
                        "tokenizers), so it cannot translate text")

@@ -9,6 +9,7 @@ TensorFlow ops.
 import tensorflow as tf
 
 from keras_seq2seq._backend import require_tensorflow
+from keras_seq2seq.constants import PAD_ID, XLA_LENGTH_BUCKET
 
 require_tensorflow(__name__)
 
@@ -76,3 +77,18 @@ def loose_batch_shape(value):
     if shape.rank is None or shape.rank == 0:
         return shape
     return tf.TensorShape([None] + shape[1:].as_list())
+
+
+def pad_to_length_bucket(source_ids, bucket=XLA_LENGTH_BUCKET):
+    """Pads int ids `(B, Ts)` with `[PAD]` columns to a multiple of `bucket` ids.
+
+    Args:
+        source_ids: int32 `(batch_size, Ts)`.
+        bucket: int, the bucket width. Defaults to `XLA_LENGTH_BUCKET`.
+
+    Returns:
+        int32 `(batch_size, max(1, ceil(Ts / bucket)) * bucket)`.
+    """
+    width = tf.shape(source_ids)[1]
+    padded = tf.maximum(-(-width // bucket), 1) * bucket
+    return tf.pad(source_ids, [[0, 0], [0, padded - width]], constant_values=PAD_ID)

@@ -8,11 +8,11 @@ require_tensorflow(__name__)
 import tensorflow as tf  # noqa: E402
 
 from keras_seq2seq import _keras_internals  # noqa: E402
-from keras_seq2seq.constants import END_ID, PAD_ID  # noqa: E402
+from keras_seq2seq.constants import END_ID, PAD_ID, XLA_MAX_SOURCE_LENGTH  # noqa: E402
+from keras_seq2seq.decoding.common import pad_to_length_bucket  # noqa: E402
 from keras_seq2seq.export.state import flatten_state, probe_state, unflatten_state  # noqa: E402
 
-__all__ = ["BLANK_PATTERN", "PortableRNNs", "TranslatorGraph", "XLA_LENGTH_BUCKET",
-           "XLA_MAX_SOURCE_LENGTH", "at_least_one_column",
+__all__ = ["BLANK_PATTERN", "PortableRNNs", "TranslatorGraph", "at_least_one_column",
            "check_ids_in_range"]
 
 # The characters for which Python's `str.isspace()` is true (so `"".strip()` drops
@@ -30,15 +30,6 @@ def at_least_one_column(ids):
     return tf.pad(ids, [[0, 0], [0, missing]], constant_values=PAD_ID)
 
 
-# Single-sentence searches under XLA (`TranslatorGraph(jit_compile=True)`) see their
-# source padded to a multiple of this many ids: XLA compiles one program per input
-# shape, so this bounds the programs to one per bucket (the padding is masked: the
-# results are those of the unpadded source).
-XLA_LENGTH_BUCKET = 8
-# Longer single sentences take the graph path (at most this / bucket programs).
-XLA_MAX_SOURCE_LENGTH = 256
-
-
 class TranslatorGraph:
     """The functions behind the endpoints (plain Python, traced by `ExportArchive`).
 
@@ -48,8 +39,9 @@ class TranslatorGraph:
         max_length: int, the output buffer.
         options: the decoder options fixed in the export.
         jit_compile: run the search of a single-sentence call (one non-blank row of
-            at most `XLA_MAX_SOURCE_LENGTH` ids) XLA-compiled, its source padded to
-            a multiple of `XLA_LENGTH_BUCKET` ids; other calls run the graph.
+            at most `constants.XLA_MAX_SOURCE_LENGTH` ids) XLA-compiled, its
+            source padded to a length bucket (`pad_to_length_bucket`); other calls
+            run the graph.
             Defaults to False.
     """
 
@@ -76,10 +68,8 @@ class TranslatorGraph:
         single = tf.logical_and(tf.equal(batch, 1), width <= XLA_MAX_SOURCE_LENGTH)
 
         def compiled():
-            padded_width = -(-width // XLA_LENGTH_BUCKET) * XLA_LENGTH_BUCKET
-            padded = tf.pad(source_ids, [[0, 0], [0, padded_width - width]],
-                            constant_values=PAD_ID)
-            tokens, lengths, scores, attention = self.compiled_search(padded)
+            tokens, lengths, scores, attention = self.compiled_search(
+                pad_to_length_bucket(source_ids))
             return tokens, lengths, scores, attention[:, :, :width]
 
         return tf.cond(single, compiled, lambda: self._run_search(source_ids))

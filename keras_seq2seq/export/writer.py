@@ -13,8 +13,8 @@ import tensorflow as tf  # noqa: E402
 
 from keras_seq2seq import atomic  # noqa: E402
 from keras_seq2seq.checks import check_positive_int  # noqa: E402
+from keras_seq2seq.constants import XLA_LENGTH_BUCKET  # noqa: E402
 from keras_seq2seq.export.graph import (  # noqa: E402
-    XLA_LENGTH_BUCKET,
     PortableRNNs,
     TranslatorGraph,
     check_ids_in_range,

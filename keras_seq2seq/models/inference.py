@@ -13,6 +13,7 @@ import tensorflow as tf
 from keras_seq2seq.checks import check_positive_int
 from keras_seq2seq.constants import END_ID, START_ID
 from keras_seq2seq.decoding import get_decoder
+from keras_seq2seq.decoding.common import pad_to_length_bucket
 
 # `generate` keeps one traced function per decoding option set; the least recently
 # used is dropped beyond this many (a server varying seeds or widths stays bounded).
@@ -69,13 +70,22 @@ class InferenceMixin:
                        end_id=END_ID, max_length=max_length, max_lengths=max_lengths,
                        **options)
 
-    def generate(self, source_ids, max_length=None, method="greedy", **options):
+    def generate(self, source_ids, max_length=None, method="greedy", jit_compile=False,
+                 **options):
         """Translates source ids (free running, from `[START]` to `[END]`).
 
         Args:
             source_ids: int `(batch_size, Ts)`, padded with 0.
             max_length: output buffer size. Defaults to `max_decode_length`.
             method: "greedy", "beam" or "sample" (`keras_seq2seq.decoding`).
+            jit_compile: run the search XLA-compiled, the sources padded to a
+                multiple of 8 ids (`decoding.common.pad_to_length_bucket`; masked,
+                so greedy and beam give the graph's tokens, and scores and attention
+                within about 1e-5; sampling draws other numbers). XLA compiles one
+                program per (batch size, length bucket, `max_length`): the first
+                call of each takes about a second. On a CPU it about halves the
+                time of a one-sentence call and is slower at batch 64
+                (`benchmarks/README.md`). Defaults to False.
             **options: options of the decoder: `beam_width`, `length_penalty`,
                 `coverage_penalty`, `num_return` (beam); `temperature`, `top_k`,
                 `top_p`, `seed` (sample); `min_length` (all); and
@@ -92,19 +102,26 @@ class InferenceMixin:
         max_length = self.max_decode_length if max_length is None else max_length
         check_positive_int("max_length", max_length)
         get_decoder(method)
+        jit_compile = bool(jit_compile)
         frozen = tuple(sorted(options.items()))
         # A string key: SavedModel tracking only walks dicts with string keys.
-        key = f"{method}:{frozen!r}"
+        key = f"{method}:{frozen!r}" + (":xla" if jit_compile else "")
         function = self._generate_functions.pop(key, None)
         if function is None:
             function = tf.function(
                 lambda ids, length: self.search(ids, length, method, **dict(frozen)),
                 input_signature=[tf.TensorSpec([None, None], tf.int32),
-                                 tf.TensorSpec([], tf.int32)])
+                                 tf.TensorSpec([], tf.int32)],
+                jit_compile=jit_compile or None)
             while len(self._generate_functions) >= GENERATE_CACHE_SIZE:
                 self._generate_functions.pop(next(iter(self._generate_functions)))
         self._generate_functions[key] = function  # the most recently used last
-        return function(source_ids, tf.constant(max_length, tf.int32))
+        if not jit_compile:
+            return function(source_ids, tf.constant(max_length, tf.int32))
+        width = tf.shape(source_ids)[1]
+        result = function(pad_to_length_bucket(source_ids),
+                          tf.constant(max_length, tf.int32))
+        return result._replace(attention=result.attention[..., :width])
 
     def score_ids(self, source_ids, target_ids):
         """Forced decoding: the log-probabilities of given target ids.

@@ -1,7 +1,7 @@
 """The model behind the server: a `.keras` `Seq2Seq` or a SavedModel export, one
 interface.
 
-`load_backend(path, beam=None)` returns a `KerasBackend` (a `.keras` file) or a
+`load_backend(path, beam=None, jit_compile="auto")` returns a `KerasBackend` (a `.keras` file) or a
 `SavedModelBackend` (a folder written by `keras_seq2seq.export.export_translator`).
 Both answer the same calls, each on a whole batch of sentences (the server's batcher
 gathers them from concurrent requests):
@@ -16,7 +16,9 @@ gathers them from concurrent requests):
   `describe()` (vocabulary sizes, decoding settings, what is available).
 
 A `.keras` model decodes with the method given at load time (greedy, or beam search
-of width `beam`); an export decodes as it was exported. Methods run TensorFlow: the
+of width `beam`), a one-sentence batch XLA-compiled unless `jit_compile=False`
+(`Seq2Seq.generate(jit_compile=True)`, as an export's `jit_compile="auto"`); an
+export decodes as it was exported. Methods run TensorFlow: the
 server calls them from its one model thread. A request the model cannot answer (an
 n-best list from an export without one, a `k` above the exported one, a `score` the
 installed package lacks) raises `BackendError`, which the server answers with
@@ -29,7 +31,14 @@ import os
 
 import numpy as np
 
-from keras_seq2seq.constants import END_ID, END_TOKEN, PAD_ID, UNK_ID, UNK_TOKEN
+from keras_seq2seq.constants import (
+    END_ID,
+    END_TOKEN,
+    PAD_ID,
+    UNK_ID,
+    UNK_TOKEN,
+    XLA_MAX_SOURCE_LENGTH,
+)
 
 __all__ = ["TEXT_SIGNATURES", "BackendError", "KerasBackend", "SavedModelBackend",
            "TranslateBatch", "load_backend"]
@@ -174,14 +183,19 @@ class KerasBackend(_Backend):
         model: the loaded `keras_seq2seq.Seq2Seq`.
         path: where it was loaded from.
         beam: beam search of this width for `translate` (None: greedy decoding).
+        jit_compile: True, False or "auto": decode a batch of one sentence (of at
+            most `constants.XLA_MAX_SOURCE_LENGTH` ids) XLA-compiled; "auto"
+            falls back to the graph, with a warning, where `warm_up` finds that XLA
+            cannot compile the model. Defaults to "auto".
     """
 
     kind = "keras"
 
-    def __init__(self, model, path, beam=None):
+    def __init__(self, model, path, beam=None, jit_compile="auto"):
         super().__init__(path)
         self.model = model
         self.beam = beam
+        self.jit_compile = jit_compile
         self.max_length = int(model.max_decode_length)
         self.options = ({"method": "beam", "beam_width": int(beam)} if beam
                         else {"method": "greedy"})
@@ -195,7 +209,8 @@ class KerasBackend(_Backend):
             "source_vocabulary_size": int(self.model.source_vocabulary_size),
             "target_vocabulary_size": int(self.model.target_vocabulary_size),
             "decoding": {"method": method, "beam_width": self.beam,
-                         "max_length": self.max_length, "options": {}},
+                         "max_length": self.max_length, "options": {},
+                         "jit_compile": bool(self.jit_compile)},
             "n_best": {"available": True, "max_k": None,
                        "note": "beam search of width max(k, --beam)"},
             "score": {"available": hasattr(self.model, "score")},
@@ -255,7 +270,10 @@ class KerasBackend(_Backend):
             "source_lengths": np.zeros((batch,), np.int32),
         }
         if keep:
-            result = model.generate(tf.constant(ids, tf.int32), **self.options)
+            single = len(keep) == 1 and ids.shape[1] <= XLA_MAX_SOURCE_LENGTH
+            result = model.generate(tf.constant(ids, tf.int32),
+                                    jit_compile=bool(self.jit_compile and single),
+                                    **self.options)
             beam = self.options["method"] == "beam"
             output_ids = (result.ids[:, 0] if beam else result.ids).numpy()
             lengths = (result.lengths[:, 0] if beam else result.lengths).numpy()
@@ -277,6 +295,25 @@ class KerasBackend(_Backend):
         target_tokens = [[t for t in row if t] for row in outputs["target_tokens"]]
         return TranslateBatch(outputs, outputs["source_lengths"].astype(np.int64),
                               source_tokens, target_tokens)
+
+    def warm_up(self):
+        """Translates one sentence (tracing, and the XLA compilation of its length
+        bucket); with `jit_compile="auto"` falls back to the graph where XLA cannot
+        compile the model."""
+        import warnings
+
+        import tensorflow as tf
+
+        try:
+            super().warm_up()
+        except tf.errors.OpError as error:
+            if self.jit_compile != "auto":
+                raise
+            reason = str(error).strip().splitlines()[0]
+            warnings.warn(f"XLA cannot compile this model's search ({reason}); "
+                          "decoding without XLA.", stacklevel=2)
+            self.jit_compile = False
+            super().warm_up()
 
     def n_best(self, texts, k):
         """The `k` best beam hypotheses of each text (beam width max(k, --beam)).
@@ -569,13 +606,15 @@ def _message_to_dict(json_format):
     return convert
 
 
-def load_backend(path, beam=None):
+def load_backend(path, beam=None, jit_compile="auto"):
     """Loads a `.keras` model or a SavedModel export behind the backend interface.
 
     Args:
         path: a `.keras` file or a SavedModel folder.
         beam: beam width for a `.keras` model (None: greedy); a SavedModel must have
             been exported with it.
+        jit_compile: a `.keras` model's `KerasBackend(jit_compile=...)`; an export
+            keeps what `export_translator` chose. Defaults to "auto".
 
     Returns:
         A `KerasBackend` or a `SavedModelBackend`.
@@ -589,5 +628,5 @@ def load_backend(path, beam=None):
 
     loaded = load_translator(path, beam=beam)
     if loaded.is_keras:
-        return KerasBackend(loaded.model, path, beam=beam)
+        return KerasBackend(loaded.model, path, beam=beam, jit_compile=jit_compile)
     return SavedModelBackend(loaded.translator, path)

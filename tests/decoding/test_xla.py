@@ -75,3 +75,21 @@ def _check_zeros_after_the_end(result):
     assert (lengths < MAX_LENGTH).any(), "every row ran to the cap: a weak test"
     for row, n in zip(ids.reshape(-1, MAX_LENGTH), lengths):
         assert not row[n + 1:].any(), (row, n)
+
+
+@pytest.mark.parametrize("method, options", [("greedy", {}), ("beam", {"beam_width": 3})])
+@pytest.mark.parametrize("rows", [slice(1, 2), slice(None)])
+def test_generate_jit_compile_matches_the_graph(method, options, rows):
+    # The 6-id sources are padded to 8 for XLA; the attention comes back 6 wide.
+    model = _model()
+    source = SOURCE[rows]
+    graph = model.generate(source, method=method, **options)._asdict()
+    compiled = model.generate(source, method=method, jit_compile=True, **options)._asdict()
+    for name, value in graph.items():
+        value = value.numpy()
+        assert compiled[name].shape == value.shape, name
+        if value.dtype.kind == "i":
+            np.testing.assert_array_equal(compiled[name], value, err_msg=name)
+        else:
+            np.testing.assert_allclose(compiled[name], value, atol=1e-5, err_msg=name)
+    assert graph["attention"].shape[-1] == SOURCE.shape[1]
