@@ -130,6 +130,12 @@ def run(args):
     backend = serving.load_backend(
         args.model, beam=args.beam,
         jit_compile={"on": True, "off": False}.get(args.jit_compile, "auto"))
+    exported = getattr(backend, "translator", None)
+    if exported is not None and args.jit_compile != "auto":
+        baked = bool(exported.metadata.get("jit_compile", False))
+        print(f"{PROG}: note: --jit-compile {args.jit_compile} does not apply to an "
+              f"export: it decodes as exported (jit_compile={baked}; re-export with "
+              "`export --jit-compile` to change it)", file=sys.stderr, flush=True)
     if not backend.text_signatures():
         raise CLIError(f"{args.model} has no text translate signature (exported without "
                        "tokenizers), so it cannot translate text")

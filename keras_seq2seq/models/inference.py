@@ -102,7 +102,9 @@ class InferenceMixin:
         max_length = self.max_decode_length if max_length is None else max_length
         check_positive_int("max_length", max_length)
         get_decoder(method)
-        jit_compile = bool(jit_compile)
+        if not isinstance(jit_compile, bool):
+            raise ValueError(f"`jit_compile` must be True or False. Received: "
+                             f"jit_compile={jit_compile!r}")
         frozen = tuple(sorted(options.items()))
         # A string key: SavedModel tracking only walks dicts with string keys.
         key = f"{method}:{frozen!r}" + (":xla" if jit_compile else "")
@@ -193,7 +195,7 @@ class InferenceMixin:
                 for long lists). Defaults to None: all at once.
             verbose: 1 shows a Keras progress bar over the sentences (with
                 `batch_size`, it moves after each batch). Defaults to 0.
-            **options: decoder options, as in `generate`.
+            **options: decoder options, as in `generate`, and its `jit_compile`.
 
         Returns:
             A list of translated strings (one str when `texts` is a str). Empty or

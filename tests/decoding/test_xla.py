@@ -93,3 +93,10 @@ def test_generate_jit_compile_matches_the_graph(method, options, rows):
         else:
             np.testing.assert_allclose(compiled[name], value, atol=1e-5, err_msg=name)
     assert graph["attention"].shape[-1] == SOURCE.shape[1]
+
+
+def test_generate_refuses_a_jit_compile_that_is_not_a_bool():
+    model = _model()
+    for value in ("auto", "no", 1, None):
+        with pytest.raises(ValueError, match="jit_compile"):
+            model.generate(SOURCE, jit_compile=value)

@@ -54,3 +54,24 @@ def test_auto_falls_back_where_xla_cannot_compile(serving_models, monkeypatch):
     assert backend.translate(["가나"]).outputs["translations"][0] == model.translate("가나")
     with pytest.raises(tf.errors.InvalidArgumentError, match="unsupported op"):
         KerasBackend(model, path, jit_compile=True).warm_up()
+
+
+def test_serve_notes_that_an_export_keeps_its_own_jit_compile(serving_models, monkeypatch,
+                                                             capsys):
+    from keras_seq2seq import serving
+    from keras_seq2seq.cli import serve
+    from keras_seq2seq.cli.common import Parser
+
+    served = []
+    monkeypatch.setattr(serving, "serve", lambda backend, *a, **k: served.append(backend))
+    parser = Parser(prog="keras-seq2seq")
+    serve.add_parser(parser.add_subparsers(dest="command", parser_class=Parser))
+    for model, flag, note in ((serving_models["export"], "off", True),
+                              (serving_models["export"], "auto", False),
+                              (serving_models["keras"], "off", False)):
+        assert serve.run(parser.parse_args(
+            ["serve", "--model", model, "--jit-compile", flag])) == 0
+        err = capsys.readouterr().err
+        assert ("--jit-compile off does not apply to an export: it decodes as "
+                "exported (jit_compile=True" in err) is note, err
+    assert served[-1].jit_compile is False  # the .keras backend got --jit-compile off
