@@ -124,6 +124,10 @@ class AttentionDecoder(keras.layers.Layer):
             (`[h, c]` for LSTM, `[h]` for GRU); zeros when omitted.
         training: Python bool or None.
         return_attention: also return the weights `(batch_size, T, Ts)`.
+        projected: False returns the attentional vectors `(batch_size, T, A)` after
+            dropout, in the compute dtype, instead of their logits (a loss that
+            projects them itself, `keras_seq2seq.models.losses.
+            projected_cross_entropy`, with `output_projection()`'s weights).
 
     Returns:
         float32 logits `(batch_size, T, vocabulary_size)` (teacher forced), and the
@@ -209,6 +213,21 @@ class AttentionDecoder(keras.layers.Layer):
             self.build((None, None), tuple(memory.shape))
 
     # ------------------------------------------------------------------ pieces
+    def output_projection(self):
+        """The output projection's weights, for a loss that projects them itself.
+
+        Returns:
+            `(kernel, bias, transposed)`: the float32 kernel, `(A, vocabulary_size)`,
+            or the tied embedding table `(vocabulary_size, A)` with `transposed`
+            True; the float32 bias `(vocabulary_size,)`. `project` computes
+            `attentional @ kernel + bias` (`kernel` transposed when `transposed`).
+        """
+        if self.tie_embeddings:
+            return (tf.convert_to_tensor(self.embedding.embeddings),
+                    tf.convert_to_tensor(self.output_bias), True)
+        return (tf.convert_to_tensor(self.projection.kernel),
+                tf.convert_to_tensor(self.projection.bias), False)
+
     def project(self, attentional):
         """Logits float32 `(..., vocabulary_size)` of attentional vectors `(..., A)`."""
         if self.tie_embeddings:
@@ -350,10 +369,11 @@ class AttentionDecoder(keras.layers.Layer):
 
     # ------------------------------------------------------------------ training paths
     def call(self, decoder_input_ids, memory, memory_mask=None, initial_state=None,
-             training=None, return_attention=False):
+             training=None, return_attention=False, projected=True):
         if self.input_feeding:
             return self.run_loop(decoder_input_ids, memory, memory_mask, initial_state,
-                                 training=training, return_attention=return_attention)
+                                 training=training, return_attention=return_attention,
+                                 projected=projected)
         ids = ops.cast(decoder_input_ids, "int32")
         if initial_state is None:
             initial_state = self.zero_state(ops.shape(ids)[0])
@@ -367,11 +387,17 @@ class AttentionDecoder(keras.layers.Layer):
         keys = self.attention.precompute(memory)
         context, weights = self._attend(x, memory, memory_mask, keys)
         attentional = self._attentional(context, x, embedded)
-        logits = self.project(self.dropout_layer(attentional, training=training))
-        return (logits, weights) if return_attention else logits
+        outputs = self._outputs(attentional, training, projected)
+        return (outputs, weights) if return_attention else outputs
+
+    def _outputs(self, attentional, training, projected):
+        """The logits of the (dropped-out) attentional vectors, or those vectors."""
+        attentional = self.dropout_layer(attentional, training=training)
+        return self.project(attentional) if projected else attentional
 
     def run_loop(self, decoder_input_ids, memory, memory_mask=None, initial_state=None,
-                 training=None, next_tokens=None, return_attention=False):
+                 training=None, next_tokens=None, return_attention=False,
+                 projected=True):
         """Step-by-step decoder over a target sequence (input feeding, scheduled sampling).
 
         Args:
@@ -384,6 +410,8 @@ class AttentionDecoder(keras.layers.Layer):
                 `decoder_input_ids[:, t + 1]` (teacher forcing, no per-step
                 projection). Step 0 is always fed `decoder_input_ids[:, 0]`.
             return_attention: also return the weights `(batch_size, T, Ts)`.
+            projected: False returns the attentional vectors `(batch_size, T, A)`
+                (after dropout) instead of the logits (see `call`).
 
         Returns:
             float32 logits `(batch_size, T, vocabulary_size)`, projected once after
@@ -425,10 +453,10 @@ class AttentionDecoder(keras.layers.Layer):
         _, _, _, _, outputs_ta, weights_ta = tf.while_loop(
             lambda t, *_: t < length, body, loop_vars, maximum_iterations=length)
         attentional = tf.transpose(outputs_ta.stack(), [1, 0, 2])
-        logits = self.project(self.dropout_layer(attentional, training=training))
+        outputs = self._outputs(attentional, training, projected)
         if return_attention:
-            return logits, tf.transpose(weights_ta.stack(), [1, 0, 2])
-        return logits
+            return outputs, tf.transpose(weights_ta.stack(), [1, 0, 2])
+        return outputs
 
     # ------------------------------------------------------------------ config
     def get_config(self):

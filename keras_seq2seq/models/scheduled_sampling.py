@@ -137,7 +137,8 @@ def pick_feedback(logits, feedback, key):
 
 
 def sequential_logits(decoder, decoder_input_ids, memory, memory_mask, initial_state,
-                      use_truth, feedback="argmax", key=None, training=None):
+                      use_truth, feedback="argmax", key=None, training=None,
+                      projected=True):
     """Exact scheduled sampling through the decoder's step loop.
 
     Step t is fed `decoder_input_ids[:, t]` where `use_truth[:, t]` (and always at
@@ -154,6 +155,8 @@ def sequential_logits(decoder, decoder_input_ids, memory, memory_mask, initial_s
         feedback: "argmax" or "sample".
         key: int32 `(2,)` stateless key of the samples (folded with t per step).
         training: Python bool or None.
+        projected: False returns the attentional vectors `(batch_size, T, A)`
+            instead of the logits (the decoder's `call(projected=False)`).
 
     Returns:
         float32 logits `(batch_size, T, vocabulary_size)`.
@@ -175,11 +178,12 @@ def sequential_logits(decoder, decoder_input_ids, memory, memory_mask, initial_s
         return tf.tensor_scatter_nd_update(truth[t + 1], rows[:, None], predicted)
 
     return decoder.run_loop(ids, memory, memory_mask, initial_state, training=training,
-                            next_tokens=next_tokens)
+                            next_tokens=next_tokens, projected=projected)
 
 
 def parallel_logits(decoder, decoder_input_ids, memory, memory_mask, initial_state,
-                    use_truth, feedback="argmax", key=None, passes=1, training=None):
+                    use_truth, feedback="argmax", key=None, passes=1, training=None,
+                    projected=True):
     """Parallel scheduled sampling (Duckworth et al. 2019).
 
     Each of `passes` passes runs the teacher-forced decoder on the current inputs
@@ -190,7 +194,7 @@ def parallel_logits(decoder, decoder_input_ids, memory, memory_mask, initial_sta
 
     Args:
         decoder, decoder_input_ids, memory, memory_mask, initial_state, use_truth,
-            feedback, key, training: as in `sequential_logits`.
+            feedback, key, training, projected: as in `sequential_logits`.
         passes: int >= 1, the passes that produce the mixed inputs.
 
     Returns:
@@ -215,7 +219,7 @@ def parallel_logits(decoder, decoder_input_ids, memory, memory_mask, initial_sta
         shifted = tf.concat([ids[:, :1], predicted[:, :-1]], axis=1)
         inputs = tf.where(use_truth, ids, shifted)
     return decoder(inputs, memory, memory_mask=memory_mask,
-                   initial_state=initial_state, training=training)
+                   initial_state=initial_state, training=training, projected=projected)
 
 
 def teacher_forced_now(granularity, ratio, seed, step):
@@ -231,7 +235,8 @@ def teacher_forced_now(granularity, ratio, seed, step):
 
 def scheduled_logits(decoder, decoder_input_ids, memory, memory_mask, initial_state,
                      ratio, step, seed=0, granularity="batch", feedback="argmax",
-                     mode="sequential", passes=1, training=True, xla=False, path=None):
+                     mode="sequential", passes=1, training=True, xla=False, path=None,
+                     projected=True):
     """Logits under teacher-forcing ratio `ratio`: what `Seq2Seq.train_step` trains on.
 
     At ratio 1 (token coins) or when the batch coin says "teacher", the fast
@@ -255,6 +260,8 @@ def scheduled_logits(decoder, decoder_input_ids, memory, memory_mask, initial_st
         path: None (choose with `teacher_forced_now`, in a `tf.cond`), "teacher" or
             "mixed" (a caller that chooses itself: `Seq2Seq.train_step` puts the
             whole gradient computation in each branch of its own `tf.cond`).
+        projected: False returns the attentional vectors `(batch_size, T, A)`
+            instead of the logits.
 
     Returns:
         float32 logits `(batch_size, T, vocabulary_size)`.
@@ -264,16 +271,17 @@ def scheduled_logits(decoder, decoder_input_ids, memory, memory_mask, initial_st
 
     def teacher_forced():
         return decoder(ids, memory, memory_mask=memory_mask,
-                       initial_state=initial_state, training=training)
+                       initial_state=initial_state, training=training,
+                       projected=projected)
 
     def mixed():
         if mode == "parallel":
             return parallel_logits(
                 decoder, ids, memory, memory_mask, initial_state, use_truth, feedback,
-                step_key(seed, step, _PARALLEL_SAMPLES), passes, training)
+                step_key(seed, step, _PARALLEL_SAMPLES), passes, training, projected)
         return sequential_logits(
             decoder, ids, memory, memory_mask, initial_state, use_truth, feedback,
-            step_key(seed, step, _SEQUENTIAL_SAMPLES), training)
+            step_key(seed, step, _SEQUENTIAL_SAMPLES), training, projected)
 
     if xla or path == "mixed":
         return mixed()
