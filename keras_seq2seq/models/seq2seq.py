@@ -241,7 +241,7 @@ class Seq2Seq(InferenceMixin, keras.Model):
         return memory, tf.not_equal(source_ids, PAD_ID), states
 
     def scheduled_forward(self, source_ids, decoder_input_ids, ratio, step,
-                          training=True, path=None):
+                          training=True, path=None, projected=True):
         """Logits under teacher-forcing ratio `ratio` (what `train_step` trains on).
 
         Args:
@@ -250,6 +250,10 @@ class Seq2Seq(InferenceMixin, keras.Model):
             ratio: float32 scalar, probability of feeding the ground truth.
             step: int scalar keying the stateless coin tosses and samples.
             training: Python bool.
+            path: None, "teacher" or "mixed" (see `scheduled_sampling.
+                scheduled_logits`).
+            projected: False returns the decoder's attentional vectors
+                `(batch_size, T, A)` instead of the logits.
 
         Returns:
             float32 logits `(batch_size, T, target_vocabulary_size)`.
@@ -260,7 +264,27 @@ class Seq2Seq(InferenceMixin, keras.Model):
             seed=self.seed, granularity=self.teacher_forcing_granularity,
             feedback=self.teacher_forcing_feedback, mode=self.teacher_forcing_mode,
             passes=self.parallel_passes, training=training,
-            xla=bool(getattr(self, "jit_compile", False)), path=path)
+            xla=bool(getattr(self, "jit_compile", False)), path=path,
+            projected=projected)
+
+    def teacher_forced_forward(self, source_ids, decoder_input_ids, training=True,
+                               projected=True):
+        """The teacher-forced forward pass (what the model's call computes).
+
+        Args:
+            source_ids: int `(batch_size, Ts)`.
+            decoder_input_ids: int `(batch_size, T)`.
+            training: Python bool.
+            projected: False returns the decoder's attentional vectors
+                `(batch_size, T, A)` (after dropout) instead of the logits.
+
+        Returns:
+            float32 logits `(batch_size, T, target_vocabulary_size)`.
+        """
+        memory, mask, states = self.encode_source(source_ids, training)
+        return self.decoder(tf.cast(decoder_input_ids, tf.int32), memory,
+                            memory_mask=mask, initial_state=states, training=training,
+                            projected=projected)
 
     def free_running_logits(self, source_ids, decoder_input_ids, training=False):
         """Logits when every step is fed the model's own argmax (ratio 0)."""
@@ -334,6 +358,19 @@ class Seq2Seq(InferenceMixin, keras.Model):
         self.compile(**keras.saving.deserialize_keras_object(config))
         if self.optimizer is not None and self.built:
             self.optimizer.build(self.trainable_variables)
+
+    @property
+    def projects_in_loss(self):
+        """Whether `train_step` computes its loss from the attentional vectors.
+
+        The built-in loss, when no compiled loss or metrics need the logits and the
+        step is not XLA-compiled, is `losses.projected_cross_entropy`: the output
+        projection of the non-pad tokens only, a chunk at a time, never holding the
+        `(batch_size, T, vocabulary_size)` logits or their gradient (the same loss
+        and gradients as the logits path, within float rounding).
+        """
+        return (self._compile_loss is None and self._compile_metrics is None
+                and not getattr(self, "jit_compile", False))
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         weights = losses.token_weights(y, sample_weight)
@@ -413,20 +450,39 @@ class Seq2Seq(InferenceMixin, keras.Model):
         ratio = self.teacher_forcing_ratio(step)
         variables = self.trainable_variables
 
+        projects = self.projects_in_loss
+
         def gradients(path, dense=False):
-            """Loss, logits and gradients of one forward path (no tape crosses a
-            `tf.cond`: differentiating through one makes TensorFlow pad each branch's
+            """Loss, logits (or the hits and weights of the projected loss) and
+            gradients of one forward path (no tape crosses a `tf.cond`:
+            differentiating through one makes TensorFlow pad each branch's
             intermediates with the other's, a graph its type inference rejects with
             a 25-line TFT_OPTIONAL warning)."""
             with tf.GradientTape() as tape:
-                if path == "model":
+                if projects and path == "model":
+                    attentional = self.teacher_forced_forward(
+                        source_ids, decoder_input_ids, training=True, projected=False)
+                elif projects:
+                    attentional = self.scheduled_forward(
+                        source_ids, decoder_input_ids, ratio, step, training=True,
+                        path=path, projected=False)
+                if projects:
+                    kernel, bias, transposed = self.decoder.output_projection()
+                    loss, hits, hit_weights = losses.projected_cross_entropy(
+                        attentional, kernel, bias, y,
+                        losses.token_weights(y, sample_weight), self.label_smoothing,
+                        transposed, self.losses)
+                    y_pred = (hits, hit_weights)
+                elif path == "model":
                     y_pred = self((source_ids, decoder_input_ids), training=True)
                 else:
                     y_pred = self.scheduled_forward(source_ids, decoder_input_ids,
                                                     ratio, step, training=True,
                                                     path=path)
-                loss = self._compute_loss(x=x, y=y, y_pred=y_pred,
-                                          sample_weight=sample_weight, training=True)
+                if not projects:
+                    loss = self._compute_loss(x=x, y=y, y_pred=y_pred,
+                                              sample_weight=sample_weight,
+                                              training=True)
                 scaled_loss = self.optimizer.scale_loss(loss)
             grads = [tf.zeros_like(v) if g is None else g
                      for g, v in zip(tape.gradient(scaled_loss, variables), variables)]
@@ -451,7 +507,12 @@ class Seq2Seq(InferenceMixin, keras.Model):
             _keras_internals.unscale_for_distribution(loss),
             sample_weight=tf.shape(source_ids)[0])
         self.optimizer.apply(grads, variables)
-        logs = self.compute_metrics(x, y, y_pred, sample_weight)
+        if projects:
+            hits, hit_weights = y_pred
+            self.token_accuracy.update_state(hits, sample_weight=hit_weights)
+            logs = self.get_metrics_result()
+        else:
+            logs = self.compute_metrics(x, y, y_pred, sample_weight)
         logs = {k: v for k, v in logs.items() if k != "free_running_accuracy"}
         logs["teacher_forcing_ratio"] = ratio
         return _keras_internals.for_multi_worker(self.distribute_strategy, logs)
