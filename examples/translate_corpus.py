@@ -266,9 +266,11 @@ def make_parser():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--precision", choices=precision.PRECISIONS, default="auto",
                         help="dtype policy: auto (default) picks mixed_bfloat16 on a "
-                             "CPU with native bfloat16 (avx512_bf16 / amx_bf16) and no "
-                             "GPU, else float32 (benchmarks/README.md: 1.29x the steps "
-                             "a minute, validation BLEU within seed noise)")
+                             "CPU with native bfloat16 (avx512_bf16 / amx_bf16), no "
+                             "GPU and a bfloat16 matmul measured >= 1.15x float32's, "
+                             "else float32 (benchmarks/README.md: 1.29x the steps a "
+                             "minute where it is chosen, validation BLEU within seed "
+                             "noise)")
     parser.add_argument("--model", choices=("seq2seq", "baseline"), default="seq2seq",
                         help="keras_seq2seq.Seq2Seq (default) or the plain-Keras "
                              "baseline, trained by this same script")

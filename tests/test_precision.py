@@ -15,17 +15,38 @@ def test_cpu_flags_reads_the_flags_line(tmp_path):
     assert precision.cpu_flags(str(tmp_path / "missing")) == set()
 
 
-@pytest.mark.parametrize("flags, has_gpu, expected, reason", [
-    ({"avx512f", "avx512_bf16"}, False, "mixed_bfloat16", "avx512_bf16"),
-    ({"amx_bf16"}, False, "mixed_bfloat16", "amx_bf16"),
-    ({"avx512f", "avx2"}, False, "float32", "no native bfloat16"),
-    ({"avx512_bf16"}, True, "float32", "a GPU is visible"),
+@pytest.mark.parametrize("flags, has_gpu, speedup, expected, reason", [
+    ({"avx512f", "avx512_bf16"}, False, 1.77, "mixed_bfloat16",
+     "the CPU has avx512_bf16 and a bfloat16 matmul ran 1.77× float32's"),
+    ({"amx_bf16"}, False, 3.2, "mixed_bfloat16", "amx_bf16"),
+    # The flag without the speed (a Xeon without AMX measured 0.58×): float32.
+    ({"avx512_bf16"}, False, 0.58, "float32",
+     "ran 0.58× float32's, under the 1.15× that bfloat16 must gain"),
+    ({"avx512f", "avx2"}, False, None, "float32", "no native bfloat16"),
+    ({"avx512_bf16"}, True, None, "float32", "a GPU is visible"),
 ])
-def test_auto_picks_bfloat16_only_on_a_cpu_that_has_it(flags, has_gpu, expected,
-                                                      reason):
-    policy, why = precision.resolve_precision("auto", flags=flags, has_gpu=has_gpu)
+def test_auto_picks_bfloat16_only_on_a_cpu_where_it_is_faster(flags, has_gpu, speedup,
+                                                             expected, reason):
+    policy, why = precision.resolve_precision("auto", flags=flags, has_gpu=has_gpu,
+                                              speedup=speedup)
     assert policy == expected
     assert reason in why
+
+
+def test_auto_measures_the_speedup_when_the_flags_allow_bfloat16(monkeypatch):
+    calls = []
+    monkeypatch.setattr(precision, "bf16_matmul_speedup",
+                        lambda: calls.append(1) or 0.9)
+    assert precision.resolve_precision("auto", flags={"avx512_bf16"},
+                                       has_gpu=False)[0] == "float32"
+    assert precision.resolve_precision("auto", flags={"avx2"}, has_gpu=False)[0] == (
+        "float32")
+    assert len(calls) == 1  # not measured without the flag
+
+
+def test_the_matmul_probe_times_both_dtypes():
+    speedup = precision.bf16_matmul_speedup(rows=64, depth=32, columns=64, pairs=3)
+    assert isinstance(speedup, float) and 0.01 < speedup < 100
 
 
 def test_an_explicit_precision_is_kept_and_a_bad_one_named():
@@ -40,7 +61,7 @@ def test_apply_precision_sets_the_global_policy():
     before = keras.mixed_precision.global_policy().name
     try:
         policy, _ = precision.apply_precision("auto", flags={"avx512_bf16"},
-                                              has_gpu=False)
+                                              has_gpu=False, speedup=1.5)
         assert policy == "mixed_bfloat16"
         assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
         precision.apply_precision("float32")
