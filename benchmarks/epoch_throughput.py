@@ -26,7 +26,10 @@ Every configuration first runs one untimed pass (tracing every batch shape), the
 the configurations take turns, one timed pass each a round (the order rotating).
 Throughput = the pairs' non-pad target tokens (the same for every configuration) /
 the pass's wall seconds; a ratio against `twin_random` is computed per round and the
-median over rounds is reported.
+median over rounds is reported. On a shared machine a pass's speed can swing by
+±40 % between rounds; for a ratio to trust, run two configurations as a pinned pair
+(one process a core, `taskset -c N ... --threads 1 --configs X`, at the same time,
+then the cores swapped).
 """
 
 import os
@@ -94,7 +97,7 @@ def padded_positions(batches):
             int(sum(s.size for (s, _), _ in batches)))
 
 
-def run(ctx, pairs, rounds, policy, log=common.log):
+def run(ctx, pairs, rounds, policy, configs=CONFIGS, log=common.log):
     corpus = ctx["corpus"]
     subset = np.sort(np.random.default_rng(1).permutation(corpus["num_pairs"])[:pairs])
     source = [corpus["source"][i] for i in subset]
@@ -115,37 +118,39 @@ def run(ctx, pairs, rounds, policy, log=common.log):
              "ours_random": "ours", "ours": "ours"}
     from keras_seq2seq.callbacks import EpochShuffle
 
-    callbacks = {name: [] for name in CONFIGS}
+    callbacks = {name: [] for name in configs}
     callbacks["twin_bucketed"] = [EpochShuffle(ours_dataset)]
     models, warm = {}, {}
-    for name in CONFIGS:  # build all first (build_model seeds the global RNG)
+    for name in configs:  # build all first (build_model seeds the global RNG)
         models[name] = common.build_model(spec(kinds[name], policy=policy), ctx["dims"])
-    for name in CONFIGS:
+    for name in configs:
         start = time.perf_counter()
         models[name].fit(feeds[name](), epochs=1, verbose=0, callbacks=callbacks[name])
         warm[name] = time.perf_counter() - start
         log(f"  warmed {name} in {warm[name]:.1f}s")
-    seconds = {name: [] for name in CONFIGS}
+    seconds = {name: [] for name in configs}
     for r in range(rounds):
-        for name in common.rotated(CONFIGS, r):
+        for name in common.rotated(configs, r):
             start = time.perf_counter()
             models[name].fit(feeds[name](), epochs=1, verbose=0,
                              callbacks=callbacks[name])
             seconds[name].append(time.perf_counter() - start)
         log(f"  round {r + 1}/{rounds}: " + ", ".join(
-            f"{name}={tokens / seconds[name][-1]:,.0f} tok/s" for name in CONFIGS))
+            f"{name}={tokens / seconds[name][-1]:,.0f} tok/s" for name in configs))
     positions = {"random": padded_positions(shuffled), "bucketed": padded_positions(bucketed)}
     rows = []
-    for name in CONFIGS:
-        ratios = [seconds[REFERENCE][r] / seconds[name][r] for r in range(rounds)]
+    reference = REFERENCE if REFERENCE in configs else configs[0]
+    for name in configs:
+        ratios = [seconds[reference][r] / seconds[name][r] for r in range(rounds)]
         batches = bucketed if name in ("twin_bucketed", "ours") else shuffled
         rows.append({"id": name, "tokens_per_second": tokens / common.median(seconds[name]),
                      "seconds": seconds[name], "warm_seconds": warm[name],
-                     "ratio_vs_twin_random": common.median(ratios),
+                     "ratio_vs_reference": common.median(ratios),
                      "ratio_range": common.spread(ratios), "batches": len(batches),
                      "padded_target_positions": padded_positions(batches)[0],
                      "padded_source_positions": padded_positions(batches)[1]})
     return {"pairs": len(source), "target_tokens": tokens, "batch_size": batch_size,
+            "reference": reference,
             "rounds": rounds, "policy": policy, "positions": positions, "rows": rows}
 
 
@@ -154,10 +159,10 @@ def throughput_table(result):
     tokens = result["target_tokens"]
     return common.table(
         ["config", "batches", "target positions / token", "tokens/s (median pass)",
-         "vs twin_random [min–max]", "pass s (median)"],
+         f"vs {result['reference']} [min–max]", "pass s (median)"],
         [[row["id"], row["batches"], fmt(row["padded_target_positions"] / tokens),
           f"{row['tokens_per_second']:,.0f}",
-          f"{fmt(row['ratio_vs_twin_random'])}× [{fmt(row['ratio_range'][0])}–"
+          f"{fmt(row['ratio_vs_reference'])}× [{fmt(row['ratio_range'][0])}–"
           f"{fmt(row['ratio_range'][1])}]", fmt(common.median(row["seconds"]), 1)]
          for row in result["rows"]])
 
@@ -165,6 +170,12 @@ def throughput_table(result):
 def main(argv=None):
     parser = common.make_parser(__doc__)
     parser.add_argument("--pairs", type=int, help="training pairs a pass")
+    parser.add_argument("--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS),
+                        help="configurations to run (the first is the reference when "
+                             "twin_random is left out)")
+    parser.add_argument("--threads", type=int,
+                        help="TensorFlow intra- and inter-op threads (pinned pairs: "
+                             "one process a core with `taskset`, --threads 1)")
     parser.add_argument("--precision", default="float32",
                         help="dtype policy of every model, or 'auto' "
                              "(keras_seq2seq.precision.resolve_precision)")
@@ -173,13 +184,19 @@ def main(argv=None):
     settings = dict(MODES[mode])
     settings.update({k: v for k, v in (("pairs", args.pairs), ("rounds", args.rounds))
                      if v})
+    if args.threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     from keras_seq2seq import precision
 
     policy, reason = precision.resolve_precision(args.precision)
     common.log(f"precision: {policy} ({reason})")
     return common.run_benchmark(
         "epoch_throughput.py", argv, args, "epoch_throughput",
-        lambda ctx: run(ctx, settings["pairs"], settings["rounds"], policy),
+        lambda ctx: run(ctx, settings["pairs"], settings["rounds"], policy,
+                        tuple(args.configs)),
         throughput_table)
 
 

@@ -2,8 +2,9 @@
 synthetic data (no Multi30k needed), shared by the tests below, which check that its
 comparisons are between two different models, that its figures are positive, finite
 and agree with the raw timings they summarise, and that the printed report has the
-expected tables and rows; plus `--help` of every script (`cost_growth.py --smoke` and
-`epoch_split.py --smoke` are run by hand: the suite is near its time budget)."""
+expected tables and rows; plus `--help` of every script (`cost_growth.py --smoke`,
+`epoch_split.py --smoke` and `epoch_throughput.py --smoke` are run by hand: the suite
+is near its time budget)."""
 
 import contextlib
 import importlib
@@ -17,7 +18,7 @@ import pytest
 SCRIPTS = ("run", "training_speed", "flops", "peak_memory", "generate_speed",
            "data_pipeline", "xla_paths", "step_profile", "op_profile", "decoding_speed",
            "local_attention", "cost_growth", "epoch_split", "quality_curve",
-           "matvec_precision")
+           "matvec_precision", "epoch_throughput")
 MAIN_IDS = ["baseline", "ours_r1", "ours_token_0.5"]
 
 
