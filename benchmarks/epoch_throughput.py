@@ -1,35 +1,34 @@
-"""Tokens per wall-clock second of whole `fit` passes, each model fed as a user feeds it.
+"""Tokens per second of whole passes over the same pairs, each model fed as a user
+feeds it: the padding a pipeline leaves, and what the package does with it.
 
     python benchmarks/epoch_throughput.py [--smoke | --quick] [--pairs N] [--rounds N]
-                                          [--json PATH] [--data DIR]
+                                          [--configs ...] [--threads N] [--json PATH]
 
 `training_speed.py` times single steps on identical, length-sorted batches: it
-measures the models and hides the input pipeline. This script times `model.fit` over
-the same Multi30k pairs (a seeded random subset of `--pairs`, batch size 128,
-teacher forcing, Adam, float32 unless `--precision` says otherwise) fed four ways:
+measures the models and hides the batching. This script trains on the same Multi30k
+pairs (a seeded random subset of `--pairs`, batches of 128, teacher forcing, Adam,
+float32 unless `--precision` says otherwise), batched two ways, with two models:
 
 * `twin_random`: `benchmarks/baseline.py`'s plain-Keras twin on shuffled batches
-  padded to their longest sentence (`tf.data.Dataset.from_generator`), the way the
-  hand-written reference (`../shared/reference/keras_baseline.py`) feeds it: the
-  twin as a user gets it.
-* `twin_bucketed`: the twin fit on our pipeline's dataset itself (below): the best
-  input plain Keras can express (it is `tf.data`'s `bucket_by_sequence_length`
-  over tokenized pairs), batch for batch what `ours` gets (with
-  `keras_seq2seq.callbacks.EpochShuffle`, as `Seq2Seq.fit` adds it, every pass of
-  both is the pipeline's epoch-0 order).
+  padded to their longest sentence, the way the hand-written reference
+  (`../shared/reference/keras_baseline.py`) batches: the twin as a user gets it.
+* `twin_bucketed`: the twin on the batches of our pipeline (below): the best
+  batching plain Keras can express (`tf.data`'s `bucket_by_sequence_length`, which
+  our pipeline uses).
 * `ours_random`: our `Seq2Seq` on `twin_random`'s batches (what our loss gains by
   projecting only the non-pad tokens, at the same padding).
-* `ours`: our `Seq2Seq` on `keras_seq2seq.text.make_dataset(...,
+* `ours`: our `Seq2Seq` on the first pass of `keras_seq2seq.text.make_dataset(...,
   bucket_boundaries="auto")`, the recommended recipe's pipeline.
 
-Every configuration first runs one untimed pass (tracing every batch shape), then
-the configurations take turns, one timed pass each a round (the order rotating).
-Throughput = the pairs' non-pad target tokens (the same for every configuration) /
-the pass's wall seconds; a ratio against `twin_random` is computed per round and the
-median over rounds is reported. On a shared machine a pass's speed can swing by
-±40 % between rounds; for a ratio to trust, run two configurations as a pinned pair
-(one process a core, `taskset -c N ... --threads 1 --configs X`, at the same time,
-then the cores swapped).
+Every configuration first runs one untimed pass (tracing every batch shape). Then
+each round is one pass of every configuration *in lockstep*: the k-th batch of each
+configuration (the order rotating), then the (k+1)-th, by `train_on_batch`, so a
+shared machine's drift (a pass's speed swung by ±40 % between minutes here) falls on
+all configurations alike. A pass's time is the sum of its steps: the batches are
+prepared beforehand, so the tf.data pipeline's own time is not in it (it is
+measured by `data_pipeline.py` and `epoch_split.py`). Throughput = the pairs' non-pad
+target tokens (the same for every configuration) / the pass's seconds; the ratio
+against `twin_random` is computed per round, and its median over rounds reported.
 """
 
 import os
@@ -66,25 +65,13 @@ def _as_arrays(batch):
 
 
 def pipeline_batches(raw_source, raw_target, tokenizers, batch_size, seed=0):
-    """`(make_dataset(..., bucket_boundaries="auto"), one pass of it as numpy)`."""
+    """The first pass of `make_dataset(..., bucket_boundaries="auto")`, as numpy
+    batches `((source_ids, decoder_input_ids), target_ids)`."""
     from keras_seq2seq.text import make_dataset
 
     dataset = make_dataset(raw_source, raw_target, *tokenizers, batch_size=batch_size,
                            bucket_boundaries="auto", seed=seed)
-    return dataset, [((s.numpy(), d.numpy()), t.numpy()) for (s, d), t in dataset]
-
-
-def feed(batches):
-    """A `tf.data.Dataset` that yields `batches` (numpy) in order, as a generator
-    feeds them."""
-    import tensorflow as tf
-
-    def generate():
-        yield from batches
-
-    ids = tf.TensorSpec([None, None], tf.int32)
-    return tf.data.Dataset.from_generator(
-        generate, output_signature=((ids, ids), ids)).prefetch(tf.data.AUTOTUNE)
+    return [((s.numpy(), d.numpy()), t.numpy()) for (s, d), t in dataset]
 
 
 def target_tokens(batches):
@@ -107,34 +94,41 @@ def run(ctx, pairs, rounds, policy, configs=CONFIGS, log=common.log):
     batch_size = ctx["dims"]["batch_size"]
     tokenizers = (corpus["source_tokenizer"], corpus["target_tokenizer"])
     shuffled = random_batches(source, target, batch_size)
-    ours_dataset, bucketed = pipeline_batches(*raw, tokenizers, batch_size)
+    bucketed = pipeline_batches(*raw, tokenizers, batch_size)
     tokens = target_tokens(shuffled)
     if target_tokens(bucketed) != tokens:
         raise SystemExit(f"the pipelines hold different tokens: {target_tokens(bucketed)} "
                          f"against {tokens} (a pair was dropped or re-tokenized)")
-    feeds = {"twin_random": lambda: feed(shuffled), "twin_bucketed": lambda: ours_dataset,
-             "ours_random": lambda: feed(shuffled), "ours": lambda: ours_dataset}
     kinds = {"twin_random": "baseline", "twin_bucketed": "baseline",
              "ours_random": "ours", "ours": "ours"}
-    from keras_seq2seq.callbacks import EpochShuffle
-
-    callbacks = {name: [] for name in configs}
-    callbacks["twin_bucketed"] = [EpochShuffle(ours_dataset)]
-    models, warm = {}, {}
+    lists = {"twin_random": shuffled, "twin_bucketed": bucketed, "ours_random": shuffled,
+             "ours": bucketed}
+    models = {}
     for name in configs:  # build all first (build_model seeds the global RNG)
         models[name] = common.build_model(spec(kinds[name], policy=policy), ctx["dims"])
-    for name in configs:
+
+    def one_pass(name):
         start = time.perf_counter()
-        models[name].fit(feeds[name](), epochs=1, verbose=0, callbacks=callbacks[name])
-        warm[name] = time.perf_counter() - start
-        log(f"  warmed {name} in {warm[name]:.1f}s")
+        for (source_ids, decoder_ids), target_ids in lists[name]:
+            models[name].train_on_batch((source_ids, decoder_ids), target_ids)
+        return time.perf_counter() - start
+
+    warm = {}
+    for name in configs:
+        warm[name] = one_pass(name)
+        log(f"  first pass of {name} (tracing every shape): {warm[name]:.1f}s")
     seconds = {name: [] for name in configs}
-    for r in range(rounds):
-        for name in common.rotated(configs, r):
-            start = time.perf_counter()
-            models[name].fit(feeds[name](), epochs=1, verbose=0,
-                             callbacks=callbacks[name])
-            seconds[name].append(time.perf_counter() - start)
+    for r in range(rounds):  # lockstep: every config's k-th batch, then the (k+1)-th
+        spent = dict.fromkeys(configs, 0.0)
+        for k in range(max(len(lists[name]) for name in configs)):
+            for name in common.rotated(configs, r + k):
+                if k < len(lists[name]):
+                    (source_ids, decoder_ids), target_ids = lists[name][k]
+                    start = time.perf_counter()
+                    models[name].train_on_batch((source_ids, decoder_ids), target_ids)
+                    spent[name] += time.perf_counter() - start
+        for name in configs:
+            seconds[name].append(spent[name])
         log(f"  round {r + 1}/{rounds}: " + ", ".join(
             f"{name}={tokens / seconds[name][-1]:,.0f} tok/s" for name in configs))
     positions = {"random": padded_positions(shuffled), "bucketed": padded_positions(bucketed)}
@@ -144,7 +138,7 @@ def run(ctx, pairs, rounds, policy, configs=CONFIGS, log=common.log):
         ratios = [seconds[reference][r] / seconds[name][r] for r in range(rounds)]
         batches = bucketed if name in ("twin_bucketed", "ours") else shuffled
         rows.append({"id": name, "tokens_per_second": tokens / common.median(seconds[name]),
-                     "seconds": seconds[name], "warm_seconds": warm[name],
+                     "seconds": seconds[name], "first_pass_seconds": warm[name],
                      "ratio_vs_reference": common.median(ratios),
                      "ratio_range": common.spread(ratios), "batches": len(batches),
                      "padded_target_positions": padded_positions(batches)[0],
@@ -159,11 +153,13 @@ def throughput_table(result):
     tokens = result["target_tokens"]
     return common.table(
         ["config", "batches", "target positions / token", "tokens/s (median pass)",
-         f"vs {result['reference']} [min–max]", "pass s (median)"],
+         f"vs {result['reference']} [min–max]", "pass s (median)",
+         "first pass s (tracing)"],
         [[row["id"], row["batches"], fmt(row["padded_target_positions"] / tokens),
           f"{row['tokens_per_second']:,.0f}",
           f"{fmt(row['ratio_vs_reference'])}× [{fmt(row['ratio_range'][0])}–"
-          f"{fmt(row['ratio_range'][1])}]", fmt(common.median(row["seconds"]), 1)]
+          f"{fmt(row['ratio_range'][1])}]", fmt(common.median(row["seconds"]), 1),
+          fmt(row["first_pass_seconds"], 1)]
          for row in result["rows"]])
 
 
