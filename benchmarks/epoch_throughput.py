@@ -136,13 +136,13 @@ def run(ctx, pairs, rounds, policy, configs=CONFIGS, log=common.log):
     reference = REFERENCE if REFERENCE in configs else configs[0]
     for name in configs:
         ratios = [seconds[reference][r] / seconds[name][r] for r in range(rounds)]
-        batches = bucketed if name in ("twin_bucketed", "ours") else shuffled
+        target_positions, source_positions = padded_positions(lists[name])
         rows.append({"id": name, "tokens_per_second": tokens / common.median(seconds[name]),
                      "seconds": seconds[name], "first_pass_seconds": warm[name],
                      "ratio_vs_reference": common.median(ratios),
-                     "ratio_range": common.spread(ratios), "batches": len(batches),
-                     "padded_target_positions": padded_positions(batches)[0],
-                     "padded_source_positions": padded_positions(batches)[1]})
+                     "ratio_range": common.spread(ratios), "batches": len(lists[name]),
+                     "padded_target_positions": target_positions,
+                     "padded_source_positions": source_positions})
     return {"pairs": len(source), "target_tokens": tokens, "batch_size": batch_size,
             "reference": reference,
             "rounds": rounds, "policy": policy, "positions": positions, "rows": rows}
