@@ -19,6 +19,11 @@ float32 unless `--precision` says otherwise), batched two ways, with two models:
   projecting only the non-pad tokens, at the same padding).
 * `ours`: our `Seq2Seq` on the first pass of `keras_seq2seq.text.make_dataset(...,
   bucket_boundaries="auto")`, the recommended recipe's pipeline.
+* `twin_bucketed_auto`, `ours_auto` (not run unless named in `--configs`): the same
+  two under the policy `precision.resolve_precision("auto")` picks on this machine
+  (mixed_bfloat16 where a bfloat16 matmul measures faster, else float32), whatever
+  `--precision` says: `ours_auto` is the recommended recipe's training path, and
+  `twin_bucketed_auto` the twin at its best plain-Keras setting (the same policy).
 
 Every configuration first runs one untimed pass (tracing every batch shape). Then
 each round is one pass of every configuration *in lockstep*: the k-th batch of each
@@ -42,7 +47,9 @@ import numpy as np  # noqa: E402
 
 from benchmarks.common import spec  # noqa: E402
 
-CONFIGS = ("twin_random", "twin_bucketed", "ours_random", "ours")
+CONFIGS = ("twin_random", "twin_bucketed", "ours_random", "ours", "twin_bucketed_auto",
+           "ours_auto")
+DEFAULT_CONFIGS = CONFIGS[:4]
 REFERENCE = "twin_random"
 MODES = {"smoke": dict(pairs=96, rounds=1), "quick": dict(pairs=3840, rounds=2),
          "default": dict(pairs=7680, rounds=3)}
@@ -84,7 +91,8 @@ def padded_positions(batches):
             int(sum(s.size for (s, _), _ in batches)))
 
 
-def run(ctx, pairs, rounds, policy, configs=CONFIGS, log=common.log):
+def run(ctx, pairs, rounds, policy, configs=DEFAULT_CONFIGS, log=common.log,
+        auto_policy="float32"):
     corpus = ctx["corpus"]
     subset = np.sort(np.random.default_rng(1).permutation(corpus["num_pairs"])[:pairs])
     source = [corpus["source"][i] for i in subset]
@@ -100,12 +108,15 @@ def run(ctx, pairs, rounds, policy, configs=CONFIGS, log=common.log):
         raise SystemExit(f"the pipelines hold different tokens: {target_tokens(bucketed)} "
                          f"against {tokens} (a pair was dropped or re-tokenized)")
     kinds = {"twin_random": "baseline", "twin_bucketed": "baseline",
-             "ours_random": "ours", "ours": "ours"}
+             "ours_random": "ours", "ours": "ours", "twin_bucketed_auto": "baseline",
+             "ours_auto": "ours"}
     lists = {"twin_random": shuffled, "twin_bucketed": bucketed, "ours_random": shuffled,
-             "ours": bucketed}
+             "ours": bucketed, "twin_bucketed_auto": bucketed, "ours_auto": bucketed}
+    policies = {name: auto_policy if name.endswith("_auto") else policy for name in configs}
     models = {}
     for name in configs:  # build all first (build_model seeds the global RNG)
-        models[name] = common.build_model(spec(kinds[name], policy=policy), ctx["dims"])
+        models[name] = common.build_model(spec(kinds[name], policy=policies[name]),
+                                          ctx["dims"])
 
     def one_pass(name):
         start = time.perf_counter()
@@ -137,7 +148,8 @@ def run(ctx, pairs, rounds, policy, configs=CONFIGS, log=common.log):
     for name in configs:
         ratios = [seconds[reference][r] / seconds[name][r] for r in range(rounds)]
         target_positions, source_positions = padded_positions(lists[name])
-        rows.append({"id": name, "tokens_per_second": tokens / common.median(seconds[name]),
+        rows.append({"id": name, "policy": policies[name],
+                     "tokens_per_second": tokens / common.median(seconds[name]),
                      "seconds": seconds[name], "first_pass_seconds": warm[name],
                      "ratio_vs_reference": common.median(ratios),
                      "ratio_range": common.spread(ratios), "batches": len(lists[name]),
@@ -152,10 +164,10 @@ def throughput_table(result):
     fmt = common.fmt
     tokens = result["target_tokens"]
     return common.table(
-        ["config", "batches", "target positions / token", "tokens/s (median pass)",
+        ["config", "policy", "batches", "target positions / token", "tokens/s (median pass)",
          f"vs {result['reference']} [min–max]", "pass s (median)",
          "first pass s (tracing)"],
-        [[row["id"], row["batches"], fmt(row["padded_target_positions"] / tokens),
+        [[row["id"], row["policy"], row["batches"], fmt(row["padded_target_positions"] / tokens),
           f"{row['tokens_per_second']:,.0f}",
           f"{fmt(row['ratio_vs_reference'])}× [{fmt(row['ratio_range'][0])}–"
           f"{fmt(row['ratio_range'][1])}]", fmt(common.median(row["seconds"]), 1),
@@ -166,7 +178,8 @@ def throughput_table(result):
 def main(argv=None):
     parser = common.make_parser(__doc__)
     parser.add_argument("--pairs", type=int, help="training pairs a pass")
-    parser.add_argument("--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS),
+    parser.add_argument("--configs", nargs="+", choices=CONFIGS,
+                        default=list(DEFAULT_CONFIGS),
                         help="configurations to run (the first is the reference when "
                              "twin_random is left out)")
     parser.add_argument("--threads", type=int,
@@ -189,10 +202,14 @@ def main(argv=None):
 
     policy, reason = precision.resolve_precision(args.precision)
     common.log(f"precision: {policy} ({reason})")
+    auto_policy = "float32"
+    if any(name.endswith("_auto") for name in args.configs):
+        auto_policy, reason = precision.resolve_precision("auto")
+        common.log(f"the *_auto configurations: {auto_policy} ({reason})")
     return common.run_benchmark(
         "epoch_throughput.py", argv, args, "epoch_throughput",
         lambda ctx: run(ctx, settings["pairs"], settings["rounds"], policy,
-                        tuple(args.configs)),
+                        tuple(args.configs), auto_policy=auto_policy),
         throughput_table)
 
 
