@@ -94,26 +94,35 @@ def _build_archive(model, graph, has_text, k):
         ids = check_ids_in_range(token_ids, target_size, "token_ids")
         return graph.decode_step(ids, dict(zip(state_names, state)))
 
+    functions = {}
+
+    def add(name, fn, specs):
+        # One tf.function a Python function: `serving_default` and `translate` share
+        # theirs, so it is traced once before the save and once in it (tf.saved_model
+        # traces every function again in its save context), not twice each.
+        if fn not in functions:
+            functions[fn] = tf.function(fn, input_signature=specs, autograph=False)
+            functions[fn].get_concrete_function()  # ExportArchive wants it traced
+        archive.add_endpoint(name, functions[fn])
+
     if has_text:
-        archive.add_endpoint("serving_default", translate, [texts_spec])
-        archive.add_endpoint("translate", translate, [texts_spec])
+        add("serving_default", translate, [texts_spec])
+        add("translate", translate, [texts_spec])
     else:
-        archive.add_endpoint("serving_default", translate_ids, [source_spec])
-    archive.add_endpoint("translate_ids", translate_ids, [source_spec])
-    archive.add_endpoint("score_ids", score_ids, [source_spec, target_spec])
+        add("serving_default", translate_ids, [source_spec])
+    add("translate_ids", translate_ids, [source_spec])
+    add("score_ids", score_ids, [source_spec, target_spec])
     if k:
-        archive.add_endpoint("n_best_ids", n_best_ids, [source_spec])
+        add("n_best_ids", n_best_ids, [source_spec])
     if has_text:
-        archive.add_endpoint("score", score, [
-            tf.TensorSpec([None], tf.string, name="sources"),
-            tf.TensorSpec([None], tf.string, name="targets")])
+        add("score", score, [tf.TensorSpec([None], tf.string, name="sources"),
+                             tf.TensorSpec([None], tf.string, name="targets")])
         if k:
-            archive.add_endpoint("n_best", n_best, [texts_spec])
-        archive.add_endpoint("tokenize", tokenize, [texts_spec])
-        archive.add_endpoint("detokenize", detokenize, [target_spec])
-    archive.add_endpoint("encode", encode, [source_spec])
-    archive.add_endpoint("decode_step", decode_step,
-                         [token_spec] + [state_specs[name] for name in state_names])
+            add("n_best", n_best, [texts_spec])
+        add("tokenize", tokenize, [texts_spec])
+        add("detokenize", detokenize, [target_spec])
+    add("encode", encode, [source_spec])
+    add("decode_step", decode_step, [token_spec] + [state_specs[name] for name in state_names])
     return archive, state_specs
 
 
