@@ -9,16 +9,24 @@ import pytest
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
 
+# A small saved model with tokenizers (tests/test_saved_work.py): serve_export.py's
+# export and fresh-process check without its 250 training steps.
+SAVED_MODEL = pathlib.Path(__file__).resolve().parent / "data" / "saved_e131dc5" / "tiny.keras"
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("script, expected", [
-    ("custom_schedule.py", "ratio per epoch: [1.0, 0.725, 0.325, 0.2]"),
-    ("attention_in_your_model.py", "attention of the first sequence (padding gets 0)"),
-    ("serve_export.py", "the fresh process (tensorflow + tensorflow_text only) gave the "
-                        "model's own translations"),
+@pytest.mark.parametrize("script, options, expected", [
+    ("custom_schedule.py", [], "ratio per epoch: [1.0, 0.725, 0.325, 0.2]"),
+    ("attention_in_your_model.py", [], "attention of the first sequence (padding gets 0)"),
+    ("serve_export.py", ["--model", str(SAVED_MODEL)],
+     "the fresh process (tensorflow + tensorflow_text only) gave the model's own "
+     "translations"),
 ])
-def test_example_runs(script, expected):
-    run = subprocess.run([sys.executable, str(EXAMPLES / script)], capture_output=True,
-                         text=True, timeout=600)
+def test_example_runs(script, options, expected, tmp_path):
+    if script == "serve_export.py":
+        options = options + ["--export", str(tmp_path / "export")]
+    run = subprocess.run([sys.executable, str(EXAMPLES / script), *options],
+                         capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert expected in run.stdout
 

@@ -476,8 +476,9 @@ TOKENIZER_KINDS = ("sentencepiece", "wordpiece", "word")
 
 @pytest.fixture(scope="module")
 def tokenizer_exports(tmp_path_factory):
-    """A model per tokenizer kind with its greedy and beam exports, and what one fresh
-    process (tensorflow + tensorflow_text, not this package) made of all six."""
+    """A model per tokenizer kind with its greedy export (and the SentencePiece one's
+    beam export), and what one fresh process (tensorflow + tensorflow_text, not this
+    package) made of all four."""
     folder = tmp_path_factory.mktemp("tokenizer_exports")
     built = {}
     for kind in TOKENIZER_KINDS:
@@ -488,10 +489,12 @@ def tokenizer_exports(tmp_path_factory):
                            source_tokenizer=source, target_tokenizer=target)
         _randomize(model, 3)
         greedy = export_translator(model, str(folder / kind / "greedy"))
+        # (the tokenizers' ops are the same in a beam export: one kind is enough)
         beam = export_translator(model, str(folder / kind / "beam"), beam_width=3,
-                                 length_penalty=0.6)
+                                 length_penalty=0.6) if kind == "sentencepiece" else None
         built[kind] = (model, source, target, greedy, beam)
-    paths = [path for *_, greedy, beam in built.values() for path in (greedy, beam)]
+    paths = [path for *_, greedy, beam in built.values() for path in (greedy, beam)
+             if path is not None]
     result = _run([sys.executable, "-c", PAIR_CONSUMER, json.dumps(PAIR_TEXTS), *paths],
                   timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -509,12 +512,12 @@ def test_two_different_tokenizers_translate_identically_in_a_fresh_process(
     assert source.get_vocabulary() != target.get_vocabulary()
     assert report["keras_seq2seq_imported"] is False
     expected_greedy = model.translate(PAIR_TEXTS)
-    expected_beam = model.translate(PAIR_TEXTS, method="beam", beam_width=3,
-                                    length_penalty=0.6)
     # A random model still gives varied, non-empty strings for the non-blank inputs.
     assert len(set(expected_greedy)) >= 4
     assert report[greedy]["translations"] == expected_greedy
-    assert report[beam]["translations"] == expected_beam
+    if beam is not None:
+        assert report[beam]["translations"] == model.translate(
+            PAIR_TEXTS, method="beam", beam_width=3, length_penalty=0.6)
     ids = source.tokenize(tf.constant(PAIR_TEXTS)).to_tensor().numpy()
     exported_ids = np.asarray(report[greedy]["source_ids"])
     np.testing.assert_array_equal(exported_ids[:, :ids.shape[1]], ids)

@@ -23,12 +23,22 @@ MAX_STEPS = 4
 PLANNED = 4
 
 
+# One default regime of each kind of run: constant per batch (1 and 0.5), a decay per
+# token, sampled feedback, the switch and the parallel mode. The other four differ
+# from these only in the schedule (test_planned_decay) or the granularity.
+RUN_REGIMES = ("tf_1.0", "const_0.5_batch", "linear_token", "invsig_token_sample",
+               "switch_acc", "parallel_invsig_token")
+
+
 @pytest.fixture(scope="module")
 def tiny_study(tmp_path_factory):
-    """Every default regime, 4 steps each on 96 dates, evaluated every 2 steps."""
+    """Six default regimes (`RUN_REGIMES`), 4 steps each on 96 dates, evaluated every
+    2 steps."""
     output = tmp_path_factory.mktemp("study")
     # threshold 0: the switch fires after the first batch, so its cap shows.
-    regimes = study.default_regimes(switch_threshold=0.0)
+    regimes = [r for r in study.default_regimes(switch_threshold=0.0)
+               if r.name in RUN_REGIMES]
+    assert [r.name for r in regimes] == list(RUN_REGIMES)
     results = study.run_study(
         regimes, task="dates", seeds=(0,), budget_seconds=1e6, output_dir=str(output),
         eval_every_steps=2, planned_steps=PLANNED, max_steps=MAX_STEPS,
@@ -76,13 +86,12 @@ def test_logged_ratio_is_the_models_ratio(tiny_study):
 def test_decays_go_from_about_one_to_the_final_ratio(tiny_study):
     _, results, _ = tiny_study
     runs = {r["regime"]: r for r in results["runs"]}
-    for name in ("linear_token", "exp_token", "invsig_token"):
+    for name in ("linear_token", "invsig_token_sample", "parallel_invsig_token"):
         ratios = [rec["ratio"] for rec in runs[name]["curve"]]
         assert ratios == sorted(ratios, reverse=True)
         assert ratios[-1] == pytest.approx(0.1, abs=1e-4)  # at the planned step
     # (the inverse sigmoid starts at k / (k + 1): near 1 only over many steps)
     assert runs["linear_token"]["curve"][0]["ratio"] == 1.0
-    assert runs["exp_token"]["curve"][0]["ratio"] == 1.0
     for name in ("tf_1.0", "const_0.5_batch"):
         assert {rec["ratio"] for rec in runs[name]["curve"]} == {
             1.0 if name == "tf_1.0" else 0.5}
@@ -113,6 +122,8 @@ def test_report_files(tiny_study):
 def test_planned_decay(name, steps):
     schedule = study.planned_decay(name, steps, final_ratio=0.1)
     assert float(schedule(0)) > 0.95
+    if name != "inverse_sigmoid":  # k / (k + 1) at step 0
+        assert float(schedule(0)) == 1.0
     assert float(schedule(steps)) == pytest.approx(0.1, abs=1e-3)
     assert float(schedule(2 * steps)) == pytest.approx(0.1, abs=1e-6)
     values = [float(schedule(s)) for s in range(0, steps + 1, max(1, steps // 20))]
