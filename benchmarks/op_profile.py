@@ -70,6 +70,8 @@ CONFIGS = {
     "baseline": lambda: spec("baseline"),
     "ours_r1": lambda: spec("ours"),
     "ours_token_0.5": lambda: spec("ours", teacher_forcing=0.5, granularity="token"),
+    "ours_token_0.5_parallel": lambda: spec("ours", teacher_forcing=0.5, granularity="token",
+                                            mode="parallel"),
     "ours_batch_0.5": lambda: spec("ours", teacher_forcing=0.5, granularity="batch"),
     "ours_input_feeding_r1": lambda: spec("ours", input_feeding=True),
 }

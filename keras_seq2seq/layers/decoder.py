@@ -128,6 +128,11 @@ class AttentionDecoder(keras.layers.Layer):
             dropout, in the compute dtype, instead of their logits (a loss that
             projects them itself, `keras_seq2seq.models.losses.
             projected_cross_entropy`, with `output_projection()`'s weights).
+        at: optional int64 `(N, 2)` `(row, step)` indices: only those positions'
+            outputs are computed past the attention (the attentional layer and
+            the projection), and returned as `(N, vocabulary_size)` logits (or
+            `(N, A)` vectors); not with `return_attention`. Parallel scheduled
+            sampling projects only the predictions it feeds.
 
     Returns:
         float32 logits `(batch_size, T, vocabulary_size)` (teacher forced), and the
@@ -369,11 +374,21 @@ class AttentionDecoder(keras.layers.Layer):
 
     # ------------------------------------------------------------------ training paths
     def call(self, decoder_input_ids, memory, memory_mask=None, initial_state=None,
-             training=None, return_attention=False, projected=True):
+             training=None, return_attention=False, projected=True, at=None):
+        if at is not None and return_attention:
+            raise ValueError("AttentionDecoder: `at` (outputs at some positions only) "
+                             "cannot be combined with return_attention=True; call it "
+                             "without `at` to get the weights of every position.")
         if self.input_feeding:
-            return self.run_loop(decoder_input_ids, memory, memory_mask, initial_state,
-                                 training=training, return_attention=return_attention,
-                                 projected=projected)
+            if at is None:
+                return self.run_loop(decoder_input_ids, memory, memory_mask,
+                                     initial_state, training=training,
+                                     return_attention=return_attention,
+                                     projected=projected)
+            attentional = tf.gather_nd(self.run_loop(
+                decoder_input_ids, memory, memory_mask, initial_state,
+                training=training, projected=False), at)
+            return self.project(attentional) if projected else attentional
         ids = ops.cast(decoder_input_ids, "int32")
         if initial_state is None:
             initial_state = self.zero_state(ops.shape(ids)[0])
@@ -386,6 +401,8 @@ class AttentionDecoder(keras.layers.Layer):
                 x = self.dropout_layer(x, training=training)
         keys = self.attention.precompute(memory)
         context, weights = self._attend(x, memory, memory_mask, keys)
+        if at is not None:
+            context, x, embedded = (tf.gather_nd(part, at) for part in (context, x, embedded))
         attentional = self._attentional(context, x, embedded)
         outputs = self._outputs(attentional, training, projected)
         return (outputs, weights) if return_attention else outputs

@@ -190,7 +190,8 @@ def parallel_logits(decoder, decoder_input_ids, memory, memory_mask, initial_sta
     without gradient, picks its predictions (`pick_feedback`), shifts them one step
     right (the prediction made at step t-1 is the input of step t) and puts them
     where `use_truth` is False; the final pass, with gradient, trains on those mixed
-    inputs through the fast teacher-forced path.
+    inputs through the fast teacher-forced path. A pass projects to the vocabulary
+    only the positions whose prediction is fed.
 
     Args:
         decoder, decoder_input_ids, memory, memory_mask, initial_state, use_truth,
@@ -201,23 +202,23 @@ def parallel_logits(decoder, decoder_input_ids, memory, memory_mask, initial_sta
         float32 logits `(batch_size, T, vocabulary_size)`.
     """
     ids = tf.cast(decoder_input_ids, tf.int32)
-    use_truth = tf.logical_or(tf.cast(use_truth, tf.bool), tf.equal(
-        tf.range(tf.shape(ids)[1])[None, :], 0))
+    # (b, t) of every prediction that is fed: the input of step t + 1 is "model".
+    # Only those positions go through the attentional layer and the projection
+    # (most of a pass's FLOPs); the first input is always [START].
+    fed = tf.where(tf.logical_not(tf.cast(use_truth, tf.bool)[:, 1:]))
+    fed_inputs = fed + tf.constant([0, 1], fed.dtype)
     if key is None:
         key = tf.zeros([2], tf.int32)
+    memory_ng = tf.stop_gradient(memory)
+    state_ng = tf.nest.map_structure(tf.stop_gradient, initial_state)
     inputs = ids
     for index in range(passes):
         logits = tf.stop_gradient(decoder(
-            inputs, tf.stop_gradient(memory), memory_mask=memory_mask,
-            initial_state=tf.nest.map_structure(tf.stop_gradient, initial_state),
-            training=training))
-        flat = tf.reshape(logits, [-1, tf.shape(logits)[-1]])
-        predicted = tf.reshape(
-            pick_feedback(flat, feedback,
-                          tf.random.experimental.stateless_fold_in(key, index)),
-            tf.shape(ids))
-        shifted = tf.concat([ids[:, :1], predicted[:, :-1]], axis=1)
-        inputs = tf.where(use_truth, ids, shifted)
+            inputs, memory_ng, memory_mask=memory_mask, initial_state=state_ng,
+            training=training, at=fed))
+        predicted = pick_feedback(logits, feedback,
+                                  tf.random.experimental.stateless_fold_in(key, index))
+        inputs = tf.tensor_scatter_nd_update(ids, fed_inputs, predicted)
     return decoder(inputs, memory, memory_mask=memory_mask,
                    initial_state=initial_state, training=training, projected=projected)
 

@@ -56,6 +56,23 @@ def test_step_by_step_logits_equal_teacher_forced_logits(config):
     np.testing.assert_allclose(loop_logits, logits, atol=1e-5)
 
 
+@pytest.mark.parametrize("config", [CONFIGS[0], CONFIGS[3], CONFIGS[6], CONFIGS[7]],
+                         ids=["lstm", "gru-input-feeding", "deep-output", "deep-linear-if"])
+def test_outputs_at_some_positions_are_those_of_the_whole_pass(config):
+    """`at=(row, step)` indices: the logits (or attentional vectors) of those
+    positions only, equal to the whole pass's at the same places."""
+    ids, memory, mask = _decoder_inputs()
+    decoder = AttentionDecoder(20, **{"embedding_dim": 8, "units": 16, **config})
+    at = tf.constant([[0, 1], [2, 4], [1, 0], [2, 2], [0, 3]], tf.int64)
+    for projected in (True, False):
+        whole = decoder(ids, memory, memory_mask=mask, projected=projected).numpy()
+        some = decoder(ids, memory, memory_mask=mask, projected=projected, at=at).numpy()
+        assert some.shape == (5, whole.shape[-1])
+        np.testing.assert_allclose(some, whole[at[:, 0], at[:, 1]], atol=1e-6)
+    with pytest.raises(ValueError, match="return_attention"):
+        decoder(ids, memory, memory_mask=mask, at=at, return_attention=True)
+
+
 def test_deep_output_appends_the_embedding_to_the_attentional_layer_input():
     """h̃ = tanh(W_c [c; h; e]): with W_c's embedding rows zeroed the deep decoder
     equals a plain one with the other rows; with them, the logits move."""
