@@ -26,6 +26,8 @@ same draws as an uninterrupted one.
 
 import tensorflow as tf
 
+from keras_seq2seq.models.losses import CHUNK_ELEMENTS, MIN_CHUNK_ROWS
+
 GRANULARITIES = ("batch", "token")
 FEEDBACKS = ("argmax", "sample")
 MODES = ("sequential", "parallel")
@@ -41,6 +43,7 @@ __all__ = [
     "capped_ratio",
     "parallel_logits",
     "pick_feedback",
+    "projected_feedback",
     "scheduled_logits",
     "sequential_logits",
     "step_key",
@@ -136,6 +139,43 @@ def pick_feedback(logits, feedback, key):
     return tf.argmax(logits, axis=-1, output_type=tf.int32)
 
 
+def projected_feedback(decoder, attentional, feedback, key, chunk_rows=None):
+    """`pick_feedback` of the logits of attentional vectors, a chunk of rows at a time.
+
+    The `(N, vocabulary_size)` logits never exist whole (peak memory: at batch 512
+    half the target tokens' logits are ~100 MB of float32): a `tf.while_loop` projects
+    `chunk_rows` rows, picks their tokens and keeps only those. Not XLA-compilable
+    (the last chunk's shape is dynamic); XLA-compiled steps project all rows at once.
+
+    Args:
+        decoder: the `AttentionDecoder` whose `project` gives the logits.
+        attentional: `(N, A)` attentional vectors, N >= 0.
+        feedback: "argmax" or "sample".
+        key: int32 `(2,)` stateless key (folded with the chunk index for "sample").
+        chunk_rows: rows a chunk (default: `losses.CHUNK_ELEMENTS // V`, at least
+            `losses.MIN_CHUNK_ROWS`).
+
+    Returns:
+        int32 `(N,)`: the token picked for each row.
+    """
+    if chunk_rows is None:
+        chunk_rows = max(MIN_CHUNK_ROWS, CHUNK_ELEMENTS // int(decoder.vocabulary_size))
+    count = tf.shape(attentional)[0]
+    chunks = tf.maximum(1, (count + chunk_rows - 1) // chunk_rows)
+
+    def body(index, picked):
+        rows = attentional[index * chunk_rows:(index + 1) * chunk_rows]
+        tokens = pick_feedback(decoder.project(rows), feedback,
+                               tf.random.experimental.stateless_fold_in(key, index))
+        return index + 1, picked.write(index, tokens)
+
+    _, picked = tf.while_loop(
+        lambda index, _: index < chunks, body,
+        (tf.constant(0), tf.TensorArray(tf.int32, size=chunks, infer_shape=False,
+                                        element_shape=tf.TensorShape([None]))))
+    return picked.concat()
+
+
 def sequential_logits(decoder, decoder_input_ids, memory, memory_mask, initial_state,
                       use_truth, feedback="argmax", key=None, training=None,
                       projected=True):
@@ -183,20 +223,23 @@ def sequential_logits(decoder, decoder_input_ids, memory, memory_mask, initial_s
 
 def parallel_logits(decoder, decoder_input_ids, memory, memory_mask, initial_state,
                     use_truth, feedback="argmax", key=None, passes=1, training=None,
-                    projected=True):
+                    projected=True, chunked=True):
     """Parallel scheduled sampling (Duckworth et al. 2019).
 
     Each of `passes` passes runs the teacher-forced decoder on the current inputs
     without gradient, picks its predictions (`pick_feedback`), shifts them one step
     right (the prediction made at step t-1 is the input of step t) and puts them
     where `use_truth` is False; the final pass, with gradient, trains on those mixed
-    inputs through the fast teacher-forced path. A pass projects to the vocabulary
-    only the positions whose prediction is fed.
+    inputs through the fast teacher-forced path. A pass takes the attentional layer
+    and the projection only at the positions whose prediction is fed, and (with
+    `chunked`) projects them a chunk at a time (`projected_feedback`).
 
     Args:
         decoder, decoder_input_ids, memory, memory_mask, initial_state, use_truth,
             feedback, key, training, projected: as in `sequential_logits`.
         passes: int >= 1, the passes that produce the mixed inputs.
+        chunked: pick the fed tokens with `projected_feedback` (False: project all
+            the fed positions at once, as an XLA-compiled step must).
 
     Returns:
         float32 logits `(batch_size, T, vocabulary_size)`.
@@ -213,11 +256,14 @@ def parallel_logits(decoder, decoder_input_ids, memory, memory_mask, initial_sta
     state_ng = tf.nest.map_structure(tf.stop_gradient, initial_state)
     inputs = ids
     for index in range(passes):
-        logits = tf.stop_gradient(decoder(
+        attentional = tf.stop_gradient(decoder(
             inputs, memory_ng, memory_mask=memory_mask, initial_state=state_ng,
-            training=training, at=fed))
-        predicted = pick_feedback(logits, feedback,
-                                  tf.random.experimental.stateless_fold_in(key, index))
+            training=training, projected=False, at=fed))
+        pass_key = tf.random.experimental.stateless_fold_in(key, index)
+        if chunked:
+            predicted = projected_feedback(decoder, attentional, feedback, pass_key)
+        else:
+            predicted = pick_feedback(decoder.project(attentional), feedback, pass_key)
         inputs = tf.tensor_scatter_nd_update(ids, fed_inputs, predicted)
     return decoder(inputs, memory, memory_mask=memory_mask,
                    initial_state=initial_state, training=training, projected=projected)
@@ -279,7 +325,8 @@ def scheduled_logits(decoder, decoder_input_ids, memory, memory_mask, initial_st
         if mode == "parallel":
             return parallel_logits(
                 decoder, ids, memory, memory_mask, initial_state, use_truth, feedback,
-                step_key(seed, step, _PARALLEL_SAMPLES), passes, training, projected)
+                step_key(seed, step, _PARALLEL_SAMPLES), passes, training, projected,
+                chunked=not xla)
         return sequential_logits(
             decoder, ids, memory, memory_mask, initial_state, use_truth, feedback,
             step_key(seed, step, _SEQUENTIAL_SAMPLES), training, projected)

@@ -73,6 +73,26 @@ def test_outputs_at_some_positions_are_those_of_the_whole_pass(config):
         decoder(ids, memory, memory_mask=mask, at=at, return_attention=True)
 
 
+@pytest.mark.parametrize("rows", [0, 1, 7])
+def test_projected_feedback_picks_chunk_by_chunk_what_the_whole_projection_picks(rows):
+    """Chunks of 3 rows (the last one short, or the only one empty): the argmax of
+    the whole projection, and samples keyed on the chunk, repeatable."""
+    ids, memory, mask = _decoder_inputs()
+    decoder = AttentionDecoder(20, embedding_dim=8, units=16, cell_type="gru")
+    decoder(ids, memory, memory_mask=mask)
+    attentional = tf.random.stateless_normal([rows, decoder.attentional_dim], [1, 2])
+    key = tf.constant([3, 4])
+    whole = np.argmax(decoder.project(attentional).numpy(), -1) if rows else []
+    picked = scheduled_sampling.projected_feedback(decoder, attentional, "argmax", key,
+                                                   chunk_rows=3)
+    assert picked.dtype == tf.int32
+    np.testing.assert_array_equal(picked, whole)
+    sampled = [scheduled_sampling.projected_feedback(decoder, attentional, "sample", key,
+                                                     chunk_rows=3) for _ in range(2)]
+    np.testing.assert_array_equal(sampled[0], sampled[1])
+    assert sampled[0].shape == (rows,) and all(0 <= t < 20 for t in sampled[0].numpy())
+
+
 def test_deep_output_appends_the_embedding_to_the_attentional_layer_input():
     """h̃ = tanh(W_c [c; h; e]): with W_c's embedding rows zeroed the deep decoder
     equals a plain one with the other rows; with them, the logits move."""
