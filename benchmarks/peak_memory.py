@@ -8,8 +8,8 @@ rotating): build the model, reset the kernel's RSS high-water mark
 (`echo 5 > /proc/self/clear_refs`), train over the timed batches twice, read `VmHWM`.
 *Not* `ru_maxrss`: on Linux a child's `ru_maxrss` starts at the parent's RSS at fork
 time, which survives `exec`. "Training increment" = training peak - RSS after build.
-Configurations: baseline and ours_r1, plus token-level 0.5 and input feeding in the
-default mode.
+Configurations: baseline and ours_r1, plus token-level 0.5 (sequential and parallel)
+and input feeding in the default mode.
 """
 
 import argparse
@@ -110,6 +110,7 @@ def memory_specs(mode):
     specs = [spec("baseline"), spec("ours")]
     if mode == "default":
         specs += [spec("ours", teacher_forcing=0.5, granularity="token"),
+                  spec("ours", teacher_forcing=0.5, granularity="token", mode="parallel"),
                   spec("ours", input_feeding=True)]
     return specs
 

@@ -98,7 +98,6 @@ def test_figures_are_positive_and_finite(smoke):
     assert results["training"]["main"]["matmul_gflops_per_second"] > 0
     for row in results["memory"]["rows"]:
         assert row["training_peak_rss_mib"] > row["rss_after_build_mib"] > 0, row["id"]
-        assert 0 < row["traced_peak_rss_mib"] <= row["training_peak_rss_mib"], row["id"]
     for row in results["decoding"]["rows"]:
         assert row["sentences_per_second"] > 0
     pipe = results["data_pipeline"]
