@@ -2,6 +2,7 @@
 
     python benchmarks/training_speed.py [--smoke | --quick] [--json PATH] [--data DIR]
                                         [--rounds N] [--batches N] [--skip attention lstm]
+                                        [--configs ID ...]
 
 Non-pad target tokens/s of `train_on_batch` on Multi30k De->En (or tiny synthetic data
 with `--smoke`). The main group (GRU, general attention): the baseline of
@@ -180,15 +181,28 @@ def main_specs(mode):
         bf16 = "mixed_bfloat16"
         specs += [spec("baseline", policy=bf16), spec("ours", policy=bf16),
                   spec("ours", teacher_forcing=0.5, granularity="token", policy=bf16),
+                  spec("ours", teacher_forcing=0.5, granularity="token", mode="parallel",
+                       policy=bf16),
                   spec("ours", jit=True, policy=bf16)]
     if mode == "default":
         specs += [spec("baseline", jit=True), spec("baseline", jit=True, policy=bf16)]
     return specs
 
 
-def run_main_group(ctx, log=common.log, keep=()):
-    """The main group with the matmul probe: (result, kept models)."""
+def run_main_group(ctx, log=common.log, keep=(), configs=None):
+    """The main group with the matmul probe: (result, kept models).
+
+    `configs`: ids of `main_specs` to run (all when None); the reference, the
+    baseline, is always kept.
+    """
     specs = main_specs(ctx["mode"])
+    if configs:
+        known = [s["id"] for s in specs]
+        unknown = sorted(set(configs) - set(known))
+        if unknown:
+            raise SystemExit(f"--configs: unknown {', '.join(unknown)}; the main group "
+                             f"of this mode has {', '.join(known)}")
+        specs = [s for s in specs if s["id"] == "baseline" or s["id"] in configs]
     bfloat16 = any(flops.probe_dtype(s) == "bfloat16" for s in specs)
     return bench_group("main", specs, ctx["batches"], ctx["dims"],
                        ctx["rounds"], "baseline", secondary="ours_r1",
@@ -249,11 +263,17 @@ def main(argv=None):
     parser = common.make_parser(__doc__)
     parser.add_argument("--skip", nargs="*", default=[], choices=GROUPS,
                         help="groups to leave out (always left out with --smoke/--quick)")
+    parser.add_argument("--configs", nargs="+", metavar="ID",
+                        help="main-group configurations to time (with the baseline), "
+                             "e.g. ours_r1 ours_token_0.5_parallel; leaves out the "
+                             "other groups")
     args = parser.parse_args(argv)
 
     def bench(ctx):
-        skip = set(args.skip) | (set(GROUPS) if ctx["mode"] != "default" else set())
-        return {"main": run_main_group(ctx)[0], **run_other_groups(ctx, skip)}
+        skip = set(args.skip) | (set(GROUPS) if ctx["mode"] != "default" or args.configs
+                                 else set())
+        return {"main": run_main_group(ctx, configs=args.configs)[0],
+                **run_other_groups(ctx, skip)}
 
     return common.run_benchmark("training_speed.py", argv, args, "training", bench,
                                 lambda training: "\n".join(training_report(training)))
