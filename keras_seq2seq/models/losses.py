@@ -19,12 +19,18 @@ import tensorflow as tf
 from keras_seq2seq.constants import END_ID, PAD_ID
 
 __all__ = ["free_running_hits", "masked_cross_entropy", "projected_cross_entropy",
-           "token_hits", "token_weights"]
+           "default_chunk_rows", "token_hits", "token_weights"]
 
 # Logit elements of one chunk of `projected_cross_entropy` (8 MiB of float32): small
 # enough to stay in cache between the matmul, the softmax and the gradient matmuls.
 CHUNK_ELEMENTS = 2 ** 21
 MIN_CHUNK_ROWS = 64
+
+
+def default_chunk_rows(vocabulary_size):
+    """Rows of a chunk of `(rows, vocabulary_size)` logits: `CHUNK_ELEMENTS // V`, at
+    least `MIN_CHUNK_ROWS` (Python int)."""
+    return max(MIN_CHUNK_ROWS, CHUNK_ELEMENTS // int(vocabulary_size))
 
 
 def token_weights(y, sample_weight=None):
@@ -113,8 +119,7 @@ def projected_cross_entropy(attentional, kernel, bias, y, weights, label_smoothi
         label_smoothing: float in [0, 1).
         transposed: whether `kernel` is `(V, A)`.
         extra_losses: as in `masked_cross_entropy`.
-        chunk_rows: tokens a chunk (default: `CHUNK_ELEMENTS // V`, at least
-            `MIN_CHUNK_ROWS`).
+        chunk_rows: tokens a chunk (default: `default_chunk_rows(V)`).
 
     Returns:
         `(loss, hits, token_weights)`: the float32 scalar loss, as
@@ -124,7 +129,7 @@ def projected_cross_entropy(attentional, kernel, bias, y, weights, label_smoothi
     """
     vocabulary = kernel.shape[0] if transposed else kernel.shape[-1]
     if chunk_rows is None:
-        chunk_rows = max(MIN_CHUNK_ROWS, CHUNK_ELEMENTS // int(vocabulary))
+        chunk_rows = default_chunk_rows(vocabulary)
     weights = tf.cast(weights, tf.float32)
     positions = tf.where(tf.not_equal(weights, 0.0))
     rows = tf.gather_nd(attentional, positions)

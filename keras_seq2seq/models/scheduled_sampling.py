@@ -26,7 +26,7 @@ same draws as an uninterrupted one.
 
 import tensorflow as tf
 
-from keras_seq2seq.models.losses import CHUNK_ELEMENTS, MIN_CHUNK_ROWS
+from keras_seq2seq.models.losses import default_chunk_rows
 
 GRANULARITIES = ("batch", "token")
 FEEDBACKS = ("argmax", "sample")
@@ -152,14 +152,14 @@ def projected_feedback(decoder, attentional, feedback, key, chunk_rows=None):
         attentional: `(N, A)` attentional vectors, N >= 0.
         feedback: "argmax" or "sample".
         key: int32 `(2,)` stateless key (folded with the chunk index for "sample").
-        chunk_rows: rows a chunk (default: `losses.CHUNK_ELEMENTS // V`, at least
-            `losses.MIN_CHUNK_ROWS`).
+        chunk_rows: rows a chunk (default: `losses.default_chunk_rows(V)`, as the
+            loss chunks).
 
     Returns:
         int32 `(N,)`: the token picked for each row.
     """
     if chunk_rows is None:
-        chunk_rows = max(MIN_CHUNK_ROWS, CHUNK_ELEMENTS // int(decoder.vocabulary_size))
+        chunk_rows = default_chunk_rows(decoder.vocabulary_size)
     count = tf.shape(attentional)[0]
     chunks = tf.maximum(1, (count + chunk_rows - 1) // chunk_rows)
 
