@@ -110,11 +110,14 @@ class InferenceMixin:
         key = f"{method}:{frozen!r}" + (":xla" if jit_compile else "")
         function = self._generate_functions.pop(key, None)
         if function is None:
+            # autograph=False: the search is written with tf.while_loop / tf.cond
+            # (the export traces it so too); converting its code was most of a first
+            # call (benchmarks/first_call.py).
             function = tf.function(
                 lambda ids, length: self.search(ids, length, method, **dict(frozen)),
                 input_signature=[tf.TensorSpec([None, None], tf.int32),
                                  tf.TensorSpec([], tf.int32)],
-                jit_compile=jit_compile or None)
+                jit_compile=jit_compile or None, autograph=False)
             while len(self._generate_functions) >= GENERATE_CACHE_SIZE:
                 self._generate_functions.pop(next(iter(self._generate_functions)))
         self._generate_functions[key] = function  # the most recently used last
@@ -151,7 +154,8 @@ class InferenceMixin:
         if function is None:
             function = tf.function(
                 lambda ids, targets: forced_scores(self, ids, targets),
-                input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2)
+                input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2,
+                autograph=False)
         self._generate_functions["score"] = function
         return function(source_ids, target_ids)
 
