@@ -431,17 +431,29 @@ class Seq2Seq(InferenceMixin, keras.Model):
             return super().fit(x, y, *args, **kwargs)
         return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
 
+    def make_train_function(self, force=False):
+        """`keras.Model.make_train_function`, with the optimizer built first.
+
+        Keras builds an unbuilt optimizer inside the first trace of the train step
+        (without a distribution strategy), and a `tf.function` whose first trace
+        creates variables is traced a second time. The functional graph is built in
+        `__init__`, so its variables are known: building the optimizer here makes
+        the first `fit` (or `train_on_batch`) trace the step once instead of twice.
+        """
+        if self.optimizer is not None and not self.optimizer.built:
+            with self.distribute_strategy.scope():
+                self.optimizer.build(self.trainable_variables)
+        return super().make_train_function(force=force)
+
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Keras builds the optimizer and compiled metrics from one batch, reduced
         # with strategy.reduce("MEAN") over the replicas; under
         # MultiWorkerMirroredStrategy that reduce fails for our int32 token ids.
-        # The functional graph is built in __init__, so only the optimizer (and
-        # compiled metrics, if any) need building: do that without the batch.
+        # The functional graph is built in __init__ and `make_train_function` builds
+        # the optimizer, so only compiled metrics, if any, need the batch.
         if self._distribute_strategy is None or self._compile_metrics is not None:
             return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
-        if self.optimizer is not None and not self.optimizer.built:
-            with self.distribute_strategy.scope():
-                self.optimizer.build(self.trainable_variables)
+        return None
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)

@@ -100,6 +100,33 @@ def test_constant_one_never_traces_the_sampling_path(monkeypatch):
     assert history.history["teacher_forcing_ratio"] == [1.0]
 
 
+@pytest.mark.parametrize("entry", ["fit", "train_on_batch"])
+def test_the_first_fit_traces_the_train_step_once(entry):
+    # Keras builds an unbuilt optimizer inside the first trace, and a tf.function
+    # whose first trace creates variables traces again: twice the tracing time.
+    source, decoder_input, labels = reverse_task(n=64)
+    model = _small_model()
+    model.compile(optimizer="adam")
+    traces = []
+    train_step = model.train_step
+
+    def counting(data):
+        traces.append([tuple(t.shape) for t in tf.nest.flatten(data) if t is not None])
+        return train_step(data)
+
+    model.train_step = counting
+    if entry == "fit":
+        model.fit((source, decoder_input), labels, batch_size=32, epochs=2, verbose=0)
+    else:
+        for _ in range(2):
+            model.train_on_batch((source, decoder_input), labels)
+    assert len(traces) == 1, traces
+    assert int(model.optimizer.iterations) == (4 if entry == "fit" else 2)
+    # Adam's two slots for every trainable variable, no more.
+    slots = [v for v in model.optimizer.variables if v.shape != ()]
+    assert len(slots) == 2 * len(model.trainable_variables)
+
+
 def test_evaluate_reports_free_running_accuracy(trained_reverse_model):
     source, decoder_input, labels = reverse_task(n=128, seed=5)
     logs = trained_reverse_model.evaluate((source, decoder_input), labels, verbose=0,
