@@ -53,6 +53,15 @@ class TranslatorGraph:
         self.template = probe_state(model)  # the nest structure of the state
         self.jit_compile = bool(jit_compile)
         self._compiled = None
+        # The search and the forced decoding, each one `tf.function` that the text
+        # and the id endpoints both call: traced once for both (and once again in
+        # the save), not once in each endpoint.
+        ids_spec = tf.TensorSpec([None, None], tf.int32)
+        self.decode_ids = tf.function(self._decode_ids, input_signature=[ids_spec],
+                                      autograph=False)
+        self.score_ids = tf.function(self._score_ids, input_signature=[ids_spec] * 2,
+                                     autograph=False)
+        self._n_best_functions = {}
 
     # ---------------------------------------------------------------- search
     def _search(self, source_ids):
@@ -123,8 +132,9 @@ class TranslatorGraph:
                     rows[:, None], values[name])
                 for name, (shape, dtype, fill) in outputs.items()}
 
-    def decode_ids(self, source_ids):
-        """Search over the rows that hold a real token; other rows stay empty."""
+    def _decode_ids(self, source_ids):
+        """Search over the rows that hold a real token; other rows stay empty
+        (`decode_ids`, its `tf.function`)."""
         source_ids = at_least_one_column(tf.cast(source_ids, tf.int32))
         length, width = self.max_length, tf.shape(source_ids)[1]
 
@@ -140,12 +150,20 @@ class TranslatorGraph:
         })
 
     def n_best_ids(self, source_ids, k):
-        """The `k` best hypotheses of the export's beam search, per source row.
+        """The `k` best hypotheses of the export's beam search, per source row (one
+        `tf.function` for each `k`, shared by the text and the id endpoints).
 
         Returns:
             `tokens (B, k, L)`, `lengths (B, k)`, `scores (B, k)` (-inf where a
             hypothesis is missing: all of a blank source's).
         """
+        if k not in self._n_best_functions:
+            self._n_best_functions[k] = tf.function(
+                lambda ids: self._n_best_ids(ids, k),
+                input_signature=[tf.TensorSpec([None, None], tf.int32)], autograph=False)
+        return self._n_best_functions[k](tf.cast(source_ids, tf.int32))
+
+    def _n_best_ids(self, source_ids, k):
         source_ids = at_least_one_column(tf.cast(source_ids, tf.int32))
         length = self.max_length
 
@@ -161,8 +179,9 @@ class TranslatorGraph:
             "scores": ([k], tf.float32, float("-inf")),
         })
 
-    def score_ids(self, source_ids, target_ids):
-        """Forced decoding of given target ids (`models.scoring.forced_scores`)."""
+    def _score_ids(self, source_ids, target_ids):
+        """Forced decoding of given target ids (`models.scoring.forced_scores`;
+        `score_ids`, its `tf.function`)."""
         from keras_seq2seq.models.scoring import forced_scores
 
         source_ids = at_least_one_column(tf.cast(source_ids, tf.int32))
