@@ -440,9 +440,10 @@ class Seq2Seq(InferenceMixin, keras.Model):
         `__init__`, so its variables are known: building the optimizer here makes
         the first `fit` (or `train_on_batch`) trace the step once instead of twice.
         """
-        if self.optimizer is not None and not self.optimizer.built:
+        optimizer = getattr(self, "optimizer", None)  # None before `compile`
+        if optimizer is not None and not optimizer.built:
             with self.distribute_strategy.scope():
-                self.optimizer.build(self.trainable_variables)
+                optimizer.build(self.trainable_variables)
         return super().make_train_function(force=force)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):

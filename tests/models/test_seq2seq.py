@@ -127,6 +127,18 @@ def test_the_first_fit_traces_the_train_step_once(entry):
     assert len(slots) == 2 * len(model.trainable_variables)
 
 
+def test_make_train_function_before_compile_behaves_like_keras():
+    # The override that builds the optimizer must not break what keras.Model
+    # allows: before `compile` there is no optimizer attribute at all.
+    model = _small_model()
+    assert not hasattr(model, "optimizer")
+    model.make_train_function()
+    assert callable(model.train_function)
+    source, decoder_input, labels = reverse_task(n=8)
+    with pytest.raises(ValueError, match="compile"):
+        model.fit((source, decoder_input), labels, verbose=0)
+
+
 def test_evaluate_reports_free_running_accuracy(trained_reverse_model):
     source, decoder_input, labels = reverse_task(n=128, seed=5)
     logs = trained_reverse_model.evaluate((source, decoder_input), labels, verbose=0,
