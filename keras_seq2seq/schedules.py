@@ -20,6 +20,7 @@ import inspect
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_seq2seq._backend import require_tensorflow
@@ -42,6 +43,11 @@ def _cast_steps(step, dtype):
         limit = tf.constant(2.0**62, step.dtype)
         step = tf.floor(tf.clip_by_value(step, -limit, limit))
     return tf.cast(step, dtype)
+
+
+def _below_one_in_float32(ratio):
+    """Whether `ratio` stays below 1 once cast to float32 (0.99999999 does not)."""
+    return bool(np.float32(ratio) < 1.0)
 
 
 @register
@@ -77,6 +83,13 @@ class TeacherForcingSchedule:
         """True when the ratio is 1 at every step (teacher forcing only)."""
         return False
 
+    @property
+    def is_always_below_one(self):
+        """True when the float32 ratio is below 1 at every step: then per-token
+        coins never all say "teacher" for certain, and training never takes the
+        teacher-forced path (False when unknown, as for a custom schedule)."""
+        return False
+
     def get_config(self):
         return {}
 
@@ -110,6 +123,10 @@ class Constant(TeacherForcingSchedule):
     def is_always_one(self):
         return self.ratio_value >= 1.0
 
+    @property
+    def is_always_below_one(self):
+        return _below_one_in_float32(self.ratio_value)
+
     def get_config(self):
         return {"ratio": self.ratio_value}
 
@@ -135,6 +152,11 @@ class LinearDecay(TeacherForcingSchedule):
         start, slope, minimum = (tf.constant(v, step.dtype)
                                  for v in (self.start, self.slope, self.minimum))
         return tf.maximum(minimum, start - slope * step)
+
+    @property
+    def is_always_below_one(self):
+        # The largest ratio is at step 0 (or the floor).
+        return _below_one_in_float32(max(self.start, self.minimum))
 
     def get_config(self):
         return {"slope": self.slope, "start": self.start, "minimum": self.minimum}
@@ -186,6 +208,11 @@ class InverseSigmoidDecay(TeacherForcingSchedule):
                              for v in (math.log(self.k), self.k, self.minimum))
         return tf.maximum(minimum, tf.sigmoid(log_k - step / k))
 
+    @property
+    def is_always_below_one(self):
+        # k / (k + 1) at step 0 is the largest ratio, below 1 unless float32 rounds it.
+        return _below_one_in_float32(max(self.k / (self.k + 1.0), self.minimum))
+
     def get_config(self):
         return {"k": self.k, "minimum": self.minimum}
 
@@ -234,6 +261,10 @@ class PiecewiseConstant(TeacherForcingSchedule):
     @property
     def is_always_one(self):
         return all(v >= 1.0 for v in self.values)
+
+    @property
+    def is_always_below_one(self):
+        return all(_below_one_in_float32(v) for v in self.values)
 
     def get_config(self):
         return {"boundaries": list(self.boundaries), "values": list(self.values)}

@@ -24,6 +24,26 @@ def test_constant():
     assert not schedules.Constant(0.99).is_always_one
 
 
+@pytest.mark.parametrize("schedule, below", [
+    (schedules.Constant(0.5), True),
+    (schedules.Constant(1.0), False),
+    (schedules.Constant(0.99999999), False),  # float32 rounds it to 1
+    (schedules.LinearDecay(slope=1e-3), False),
+    (schedules.LinearDecay(slope=1e-3, start=0.9, minimum=0.2), True),
+    (schedules.ExponentialDecay(0.99), False),
+    (schedules.InverseSigmoidDecay(500), True),
+    (schedules.InverseSigmoidDecay(1e9), False),  # k / (k + 1) rounds to 1
+    (schedules.PiecewiseConstant([10], [0.9, 0.5]), True),
+    (schedules.PiecewiseConstant([10], [1.0, 0.5]), False),
+    (schedules.PiecewiseConstant([], [0.0]), True),
+])
+def test_is_always_below_one_matches_the_ratios(schedule, below):
+    assert schedule.is_always_below_one is below
+    values = np.asarray(schedule(np.arange(0, 20000, 7, dtype="int64")))
+    # Where it says "below", every ratio is; where not, some ratio reaches 1.
+    assert bool(values.max() < 1.0) is below
+
+
 def test_linear_decay():
     s = schedules.LinearDecay(slope=1e-3, start=0.9, minimum=0.2)
     expected = [max(0.2, 0.9 - 1e-3 * float(i)) for i in STEPS]

@@ -18,6 +18,8 @@ Everything about the training policy lives here; the decoder layer only runs ste
     gradient predict every token at once, the predictions are shifted in where
     the coins say "model", and the final pass, with gradient, takes the fast
     teacher-forced path.
+* `never_teacher_forced(schedule, granularity)` says when the teacher-forced path
+  can never be taken (per-token coins, a ratio below 1 at every step).
 * `scheduled_logits` puts them together for `Seq2Seq.scheduled_forward`.
 
 Every random draw is keyed on `step_key(seed, step, salt)`: a resumed run makes the
@@ -41,6 +43,7 @@ __all__ = [
     "GRANULARITIES",
     "MODES",
     "capped_ratio",
+    "never_teacher_forced",
     "parallel_logits",
     "pick_feedback",
     "projected_feedback",
@@ -101,6 +104,25 @@ def always_teacher_forced(schedule, cap, switch_attached):
         has fired.
     """
     return schedule.is_always_one and not switch_attached and not switch_fired(cap)
+
+
+def never_teacher_forced(schedule, granularity):
+    """Whether training can never take the teacher-forced path.
+
+    That is with per-token coins ("token") under a schedule whose ratio is below 1
+    at every step (`is_always_below_one`): `teacher_forced_now` is then False at
+    every step, and a switch's cap can only lower the ratio. Read when the train
+    step is traced, it spares the `tf.cond` and its never-taken teacher-forced
+    branch (its graph, its gradient and their memory).
+
+    Args:
+        schedule: the `TeacherForcingSchedule`.
+        granularity: "batch" or "token".
+
+    Returns:
+        Python bool.
+    """
+    return granularity == "token" and schedule.is_always_below_one
 
 
 def use_truth_coins(granularity, shape, ratio, seed, step):

@@ -199,6 +199,19 @@ class Seq2Seq(InferenceMixin, keras.Model):
         return scheduled_sampling.always_teacher_forced(
             self.teacher_forcing, self.teacher_forcing_cap, self.switch_enabled)
 
+    @property
+    def never_teacher_forced(self):
+        """True when training can never take the teacher-forced path.
+
+        That is with `teacher_forcing_granularity="token"` under a schedule whose
+        ratio is below 1 at every step (a constant 0.5, an inverse-sigmoid decay):
+        `train_step` then traces only the scheduled-sampling path, without the
+        `tf.cond` whose other branch would never run. Read when `train_step` is
+        traced.
+        """
+        return scheduled_sampling.never_teacher_forced(
+            self.teacher_forcing, self.teacher_forcing_granularity)
+
     def enable_teacher_forcing_switch(self):
         """Prepares training for a ratio below the schedule's (called by the switch).
 
@@ -505,6 +518,8 @@ class Seq2Seq(InferenceMixin, keras.Model):
 
         if self.always_teacher_forced:
             loss, y_pred, grads = gradients("model")
+        elif self.never_teacher_forced:
+            loss, y_pred, grads = gradients("mixed")
         elif getattr(self, "jit_compile", False) or _replicas_in_sync() > 1:
             # XLA cannot take the tf.cond; under tf.distribute the loss all-reduces
             # its token count, which TF cannot do inside a tf.cond branch. There the

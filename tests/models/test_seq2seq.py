@@ -100,6 +100,45 @@ def test_constant_one_never_traces_the_sampling_path(monkeypatch):
     assert history.history["teacher_forcing_ratio"] == [1.0]
 
 
+class _OpaqueConstant(schedules.TeacherForcingSchedule):
+    """A constant ratio that does not say it stays below 1 (as a custom schedule)."""
+
+    def __init__(self, ratio):
+        self.value = ratio
+
+    def ratio(self, step):
+        return tf.fill(tf.shape(step), self.value)
+
+
+def test_a_ratio_below_one_with_token_coins_traces_no_teacher_forced_branch(monkeypatch):
+    # The tf.cond's teacher-forced branch can never run: per-token coins at a
+    # ratio < 1 never all say "teacher". Tracing it doubled the step's graph.
+    source, decoder_input, labels = reverse_task(n=64)
+    weights = None
+    teacher_forced_now = scheduled_sampling.teacher_forced_now
+    for schedule in (schedules.Constant(0.5), _OpaqueConstant(0.5)):
+        keras.utils.set_random_seed(3)
+        model = _small_model(teacher_forcing=schedule, teacher_forcing_granularity="token")
+        if weights is None:
+            weights = model.get_weights()
+        model.set_weights(weights)
+        assert model.never_teacher_forced is isinstance(schedule, schedules.Constant)
+        calls = []
+        monkeypatch.setattr(scheduled_sampling, "teacher_forced_now",
+                            lambda *a: calls.append(a) or teacher_forced_now(*a))
+        model.compile(optimizer=keras.optimizers.SGD(0.5))
+        for _ in range(2):
+            logs = model.train_on_batch((source, decoder_input), labels, return_dict=True)
+        assert len(calls) == (0 if model.never_teacher_forced else 1)
+        if model.never_teacher_forced:
+            expected = [w.numpy() for w in model.weights]
+            expected_loss = logs["loss"]
+    # The same two steps as through the tf.cond's scheduled-sampling branch.
+    for got, want in zip(model.weights, expected):
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-6)
+    np.testing.assert_allclose(logs["loss"], expected_loss, rtol=1e-6)
+
+
 @pytest.mark.parametrize("entry", ["fit", "train_on_batch"])
 def test_the_first_fit_traces_the_train_step_once(entry):
     # Keras builds an unbuilt optimizer inside the first trace, and a tf.function
