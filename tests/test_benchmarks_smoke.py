@@ -18,7 +18,8 @@ import pytest
 SCRIPTS = ("run", "training_speed", "flops", "peak_memory", "generate_speed",
            "data_pipeline", "xla_paths", "step_profile", "op_profile", "decoding_speed",
            "local_attention", "cost_growth", "epoch_split", "quality_curve",
-           "matvec_precision", "epoch_throughput", "first_call", "export_time")
+           "matvec_precision", "epoch_throughput", "first_call", "export_time",
+           "pinned_pair")
 MAIN_IDS = ["baseline", "ours_r1", "ours_token_0.5"]
 
 

@@ -519,7 +519,10 @@ class Seq2Seq(InferenceMixin, keras.Model):
         if self.always_teacher_forced:
             loss, y_pred, grads = gradients("model")
         elif self.never_teacher_forced:
-            loss, y_pred, grads = gradients("mixed")
+            # Dense, as in the tf.cond below: the step loop's embedding gradient
+            # summed once, not in each use by the optimizer (3 % of a step,
+            # benchmarks/pinned_pair.py).
+            loss, y_pred, grads = gradients("mixed", dense=True)
         elif getattr(self, "jit_compile", False) or _replicas_in_sync() > 1:
             # XLA cannot take the tf.cond; under tf.distribute the loss all-reduces
             # its token count, which TF cannot do inside a tf.cond branch. There the

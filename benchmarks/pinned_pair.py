@@ -1,0 +1,183 @@
+"""Training step time of this checkout against another, as a pinned pair.
+
+    python benchmarks/pinned_pair.py --against CHECKOUT [--configs r1 token_0.5]
+                                     [--rounds N] [--steps N] [--batch N] [--length N]
+                                     [--units N] [--json PATH]
+
+On a 2-core machine two trainings timed one after the other see different machines
+(the CPU's clock and neighbours drift by 10-20 % within minutes). Here both
+checkouts train at the same time, one process a core (`os.sched_setaffinity`, one
+TensorFlow thread each), then again with the cores swapped, so each checkout's
+figure is the mean of both cores. Every process builds the same models (seeded) of
+`Seq2Seq` at the benchmark's shape (`common.FULL_DIMS`: GRU 512, general attention,
+bidirectional encoder of 256 a direction, vocabularies 8,000 / 6,000) on one batch of
+random ids (`--batch` x `--length`, source and target), times each configuration's
+first `train_on_batch` (tracing included), then `--rounds` rounds of `--steps` steps
+of each configuration in turn (the order rotating), and reports the median step.
+The child runs with `python -c` so that only `PYTHONPATH` decides which checkout it
+imports (checked against `keras_seq2seq.__file__`).
+
+Configurations (`--configs`): r1 (teacher forcing), token_0.5 (per-token coins at a
+constant 0.5), token_isd (per-token coins under `InverseSigmoidDecay(500)`, the
+ratio below 1 but changing), batch_0.5 (one coin a batch at 0.5).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks import common  # noqa: E402
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = {
+    "r1": {},
+    "token_0.5": {"teacher_forcing": 0.5, "teacher_forcing_granularity": "token"},
+    "token_isd": {"teacher_forcing": {"name": "inverse_sigmoid", "k": 500},
+                  "teacher_forcing_granularity": "token"},
+    "batch_0.5": {"teacher_forcing": 0.5, "teacher_forcing_granularity": "batch"},
+}
+MARK = "PINNED_PAIR "
+
+# One process on one core: build every configuration, then time them in turn.
+CHILD = """
+import json, os, statistics, sys, time
+os.sched_setaffinity(0, {int(sys.argv[1])})
+import tensorflow as tf
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+import keras
+import numpy as np
+import keras_seq2seq as ks
+
+settings = json.loads(sys.argv[2])
+dims, configs = settings["dims"], settings["configs"]
+rng = np.random.default_rng(0)
+shape = (settings["batch"], settings["length"])
+source = rng.integers(4, dims["source_vocabulary_size"], shape).astype("int32")
+target = rng.integers(4, dims["target_vocabulary_size"], shape).astype("int32")
+decoder_input = np.concatenate([np.full((shape[0], 1), 1, "int32"), target[:, :-1]], 1)
+models, first = {}, {}
+for name, options in configs.items():
+    keras.utils.set_random_seed(0)
+    model = ks.Seq2Seq(dims["source_vocabulary_size"], dims["target_vocabulary_size"],
+                       embedding_dim=dims["embedding_dim"], units=dims["units"],
+                       encoder_units=dims["encoder_units"], bidirectional=True,
+                       **options)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    start = time.perf_counter()
+    model.train_on_batch((source, decoder_input), target)
+    first[name] = time.perf_counter() - start
+    models[name] = model
+steps = {name: [] for name in configs}
+names = list(configs)
+for turn in range(settings["rounds"]):
+    for name in names[turn % len(names):] + names[:turn % len(names)]:
+        for _ in range(settings["steps"]):
+            start = time.perf_counter()
+            models[name].train_on_batch((source, decoder_input), target)
+            steps[name].append(time.perf_counter() - start)
+print("PINNED_PAIR " + json.dumps({
+    "file": ks.__file__, "first_s": first,
+    "step_ms": {n: 1000 * statistics.median(v) for n, v in steps.items()}}))
+"""
+
+
+def start_child(checkout, core, settings):
+    """A running child process of `checkout` pinned to `core`."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=checkout)
+    return subprocess.Popen([sys.executable, "-c", CHILD, str(core), json.dumps(settings)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env, cwd=tempfile.gettempdir())  # not a checkout
+
+
+def finish_child(process, checkout):
+    """The child's report; SystemExit naming the checkout if it failed."""
+    out, _ = process.communicate()
+    lines = [x for x in out.splitlines() if x.startswith(MARK)]
+    if process.returncode != 0 or not lines:
+        raise SystemExit(f"{checkout}: the child failed (exit {process.returncode}):\n"
+                         f"{out[-2000:]}")
+    found = json.loads(lines[-1][len(MARK):])
+    if not found["file"].startswith(os.path.join(checkout, "")):
+        raise SystemExit(f"{checkout}: keras_seq2seq came from {found['file']}")
+    return found
+
+
+def run_pair(checkouts, settings, cores=(0, 1)):
+    """{label: [report on core 0's turn, report after the swap]} of both checkouts."""
+    reports = {label: [] for label in checkouts}
+    for swap in (False, True):
+        order = list(checkouts.items())
+        if swap:
+            order.reverse()
+        running = [(label, path, start_child(path, core, settings))
+                   for (label, path), core in zip(order, cores)]
+        for label, path, process in running:
+            reports[label].append(finish_child(process, path))
+    return reports
+
+
+def summary(reports):
+    """Per checkout: mean over both cores of the median step and first call."""
+    table = {}
+    for label, runs in reports.items():
+        names = runs[0]["step_ms"]
+        table[label] = {
+            name: {"step_ms": sum(r["step_ms"][name] for r in runs) / len(runs),
+                   "step_ms_per_core": [r["step_ms"][name] for r in runs],
+                   "first_s": sum(r["first_s"][name] for r in runs) / len(runs)}
+            for name in names}
+    return table
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--against", required=True, help="the other checkout")
+    parser.add_argument("--configs", nargs="+", choices=sorted(CONFIGS),
+                        default=["r1", "token_0.5"])
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=3, help="timed steps a turn")
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--length", type=int, default=16)
+    parser.add_argument("--units", type=int, default=common.FULL_DIMS["units"],
+                        help="decoder units (the embedding and encoder scale with it)")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    if len(os.sched_getaffinity(0)) < 2:
+        raise SystemExit("pinned_pair.py needs two cores (one a checkout).")
+    scale = args.units / common.FULL_DIMS["units"]
+    dims = dict(common.FULL_DIMS, units=args.units,
+                embedding_dim=max(1, round(common.FULL_DIMS["embedding_dim"] * scale)),
+                encoder_units=max(1, round(common.FULL_DIMS["encoder_units"] * scale)))
+    settings = {"dims": dims, "configs": {n: CONFIGS[n] for n in args.configs},
+                "rounds": args.rounds, "steps": args.steps, "batch": args.batch,
+                "length": args.length}
+    checkouts = {"this": HERE, "against": os.path.abspath(args.against)}
+    table = summary(run_pair(checkouts, settings))
+    print(f"{'config':<12}{'this ms':>10}{'against ms':>12}{'against/this':>14}"
+          f"{'first s this':>14}{'against':>9}")
+    for name in args.configs:
+        this, other = table["this"][name], table["against"][name]
+        print(f"{name:<12}{this['step_ms']:>10.1f}{other['step_ms']:>12.1f}"
+              f"{other['step_ms'] / this['step_ms']:>13.2f}x{this['first_s']:>14.2f}"
+              f"{other['first_s']:>9.2f}")
+    if "r1" in args.configs:
+        for name in args.configs:
+            if name != "r1":
+                speeds = {label: table[label]["r1"]["step_ms"] / table[label][name]["step_ms"]
+                          for label in table}
+                print(f"{name} speed / r1 speed: this {speeds['this']:.3f}, "
+                      f"against {speeds['against']:.3f}")
+    results = {"meta": common.machine_info(), "settings": settings,
+               "checkouts": checkouts, "table": table}
+    if args.json:
+        common.write_json(args.json, results)
+    return results
+
+
+if __name__ == "__main__":
+    main()
