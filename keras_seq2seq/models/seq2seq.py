@@ -519,9 +519,9 @@ class Seq2Seq(InferenceMixin, keras.Model):
         if self.always_teacher_forced:
             loss, y_pred, grads = gradients("model")
         elif self.never_teacher_forced:
-            # Dense, as in the tf.cond below: the step loop's embedding gradient
-            # summed once, not in each use by the optimizer (3 % of a step,
-            # benchmarks/pinned_pair.py).
+            # Dense, as in the tf.cond below: the step loop's embedding gradient is
+            # summed once, not in each of the optimizer's uses of it (sparse, two
+            # pinned pairs ran 2 % slower: benchmarks/README.md, #19 tenth part).
             loss, y_pred, grads = gradients("mixed", dense=True)
         elif getattr(self, "jit_compile", False) or _replicas_in_sync() > 1:
             # XLA cannot take the tf.cond; under tf.distribute the loss all-reduces
