@@ -30,11 +30,14 @@ def test_constant():
     (schedules.Constant(0.99999999), False),  # float32 rounds it to 1
     (schedules.LinearDecay(slope=1e-3), False),
     (schedules.LinearDecay(slope=1e-3, start=0.9, minimum=0.2), True),
+    (schedules.LinearDecay(slope=1e-3, start=0.5, minimum=1.0), False),  # the floor
+    (schedules.InverseSigmoidDecay(500, minimum=1.0), False),
     (schedules.ExponentialDecay(0.99), False),
     (schedules.InverseSigmoidDecay(500), True),
     (schedules.InverseSigmoidDecay(1e9), False),  # k / (k + 1) rounds to 1
     (schedules.PiecewiseConstant([10], [0.9, 0.5]), True),
     (schedules.PiecewiseConstant([10], [1.0, 0.5]), False),
+    (schedules.PiecewiseConstant([10], [0.5, 1.0]), False),
     (schedules.PiecewiseConstant([], [0.0]), True),
 ])
 def test_is_always_below_one_matches_the_ratios(schedule, below):

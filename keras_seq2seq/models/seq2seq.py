@@ -178,7 +178,8 @@ class Seq2Seq(InferenceMixin, keras.Model):
             float32 scalar: the schedule's value, capped by the switch once fired.
         """
         if step is None:
-            step = self.optimizer.iterations if self.optimizer is not None else 0
+            optimizer = getattr(self, "optimizer", None)  # None before `compile`
+            step = optimizer.iterations if optimizer is not None else 0
         return scheduled_sampling.capped_ratio(self.teacher_forcing, step,
                                                self.teacher_forcing_cap)
 
@@ -518,16 +519,16 @@ class Seq2Seq(InferenceMixin, keras.Model):
 
         if self.always_teacher_forced:
             loss, y_pred, grads = gradients("model")
-        elif self.never_teacher_forced:
-            # Dense, as in the tf.cond below: the step loop's embedding gradient is
-            # summed once, not in each of the optimizer's uses of it (sparse, two
-            # pinned pairs ran 2 % slower: benchmarks/README.md, #19 tenth part).
-            loss, y_pred, grads = gradients("mixed", dense=True)
         elif getattr(self, "jit_compile", False) or _replicas_in_sync() > 1:
             # XLA cannot take the tf.cond; under tf.distribute the loss all-reduces
             # its token count, which TF cannot do inside a tf.cond branch. There the
             # path is chosen inside the forward pass (scheduled_sampling).
             loss, y_pred, grads = gradients(None)
+        elif self.never_teacher_forced:
+            # The tf.cond's other branch could never run. Dense gradients, as the
+            # branches take them: the step loop's embedding gradient is summed once,
+            # not in each of the optimizer's uses of it.
+            loss, y_pred, grads = gradients("mixed", dense=True)
         else:
             loss, y_pred, grads = tf.cond(
                 scheduled_sampling.teacher_forced_now(

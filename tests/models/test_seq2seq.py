@@ -173,6 +173,7 @@ def test_make_train_function_before_compile_behaves_like_keras():
     assert not hasattr(model, "optimizer")
     model.make_train_function()
     assert callable(model.train_function)
+    np.testing.assert_allclose(model.teacher_forcing_ratio(), 1.0)  # step 0
     source, decoder_input, labels = reverse_task(n=8)
     with pytest.raises(ValueError, match="compile"):
         model.fit((source, decoder_input), labels, verbose=0)
