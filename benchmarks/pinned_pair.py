@@ -55,14 +55,17 @@ tf.config.threading.set_inter_op_parallelism_threads(1)
 import keras
 import numpy as np
 import keras_seq2seq as ks
+from keras_seq2seq.constants import RESERVED_TOKENS, START_ID
 
 settings = json.loads(sys.argv[2])
 dims, configs = settings["dims"], settings["configs"]
 rng = np.random.default_rng(0)
 shape = (settings["batch"], settings["length"])
-source = rng.integers(4, dims["source_vocabulary_size"], shape).astype("int32")
-target = rng.integers(4, dims["target_vocabulary_size"], shape).astype("int32")
-decoder_input = np.concatenate([np.full((shape[0], 1), 1, "int32"), target[:, :-1]], 1)
+low = len(RESERVED_TOKENS)  # word ids only
+source = rng.integers(low, dims["source_vocabulary_size"], shape).astype("int32")
+target = rng.integers(low, dims["target_vocabulary_size"], shape).astype("int32")
+decoder_input = np.concatenate([np.full((shape[0], 1), START_ID, "int32"), target[:, :-1]],
+                               1)
 models, first = {}, {}
 for name, options in configs.items():
     keras.utils.set_random_seed(0)
@@ -87,7 +90,7 @@ for turn in range(settings["rounds"]):
             start = time.perf_counter()
             models[name].train_on_batch((source, decoder_input), target)
             steps[name].append(time.perf_counter() - start)
-print("PINNED_PAIR " + json.dumps({
+print(sys.argv[3] + json.dumps({
     "file": ks.__file__, "core": int(sys.argv[1]), "first_s": first,
     "step_ms": {n: 1000 * statistics.median(v) for n, v in steps.items()}}))
 """
@@ -96,7 +99,8 @@ print("PINNED_PAIR " + json.dumps({
 def start_child(checkout, core, settings, log):
     """A running child process of `checkout` pinned to `core` (stderr to `log`)."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=checkout)
-    return subprocess.Popen([sys.executable, "-c", CHILD, str(core), json.dumps(settings)],
+    return subprocess.Popen([sys.executable, "-c", CHILD, str(core), json.dumps(settings),
+                             MARK],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                             text=True, env=env,
                             cwd=tempfile.gettempdir())  # not a checkout
